@@ -1,0 +1,110 @@
+package cache
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestGetAfterAdd(t *testing.T) {
+	c, err := New(10, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Entry{URLID: 1, Location: "https://example.com/", Active: true}
+	c.Add("abc", want, c.Generation())
+
+	tests := []struct {
+		name string
+		code string
+		want Result
+	}{
+		{"hit", "abc", Hit},
+		{"other case is another code", "ABC", Unknown},
+		{"unknown", "zzz", Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, res := c.Get(tt.code)
+			if res != tt.want {
+				t.Fatalf("result = %v, want %v", res, tt.want)
+			}
+			if res == Hit && got != want {
+				t.Errorf("entry = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestMissingEntries(t *testing.T) {
+	c, _ := New(10, 10)
+	c.AddMissing("nope", c.Generation())
+	if _, res := c.Get("nope"); res != Missing {
+		t.Fatalf("result = %v, want Missing", res)
+	}
+	c.Remove("nope")
+	if _, res := c.Get("nope"); res != Unknown {
+		t.Errorf("after Remove: result = %v, want Unknown", res)
+	}
+}
+
+func TestStaleFillIsDropped(t *testing.T) {
+	c, _ := New(10, 10)
+	gen := c.Generation()
+
+	// An update removes the code while a reader holds the old value.
+	c.Remove("abc")
+	c.Add("abc", Entry{Location: "https://old.example/"}, gen)
+	if _, res := c.Get("abc"); res != Unknown {
+		t.Errorf("stale fill was kept: result %v", res)
+	}
+	c.AddMissing("new", gen)
+	if _, res := c.Get("new"); res != Unknown {
+		t.Errorf("stale missing entry was kept: result %v", res)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	c, _ := New(10, 10)
+	c.Add("a", Entry{URLID: 1}, c.Generation())
+	c.AddMissing("b", c.Generation())
+	c.Purge()
+	if c.Len() != 0 {
+		t.Errorf("Len after Purge = %d", c.Len())
+	}
+	if _, res := c.Get("b"); res != Unknown {
+		t.Errorf("missing entry survived Purge: %v", res)
+	}
+}
+
+func TestBoundedSize(t *testing.T) {
+	c, _ := New(100, 10)
+	for i := range 1000 {
+		c.Add(fmt.Sprint(i), Entry{URLID: uint64(i)}, c.Generation())
+	}
+	if c.Len() > 100 {
+		t.Errorf("Len = %d, want at most 100", c.Len())
+	}
+	if st := c.Stats(); st.Evictions < 900 {
+		t.Errorf("evictions = %d, want at least 900", st.Evictions)
+	}
+}
+
+func TestScanKeepsHotEntries(t *testing.T) {
+	c, _ := New(100, 10)
+	hot := Entry{URLID: 42}
+	c.Add("hot", hot, c.Generation())
+	c.Get("hot") // a second use moves it to the frequent queue
+
+	for i := range 10_000 {
+		c.Add(fmt.Sprint("scan", i), Entry{}, c.Generation())
+	}
+	if _, res := c.Get("hot"); res != Hit {
+		t.Error("a scan of one-time codes evicted a hot entry")
+	}
+}
+
+func TestNewRejectsNegativeSizes(t *testing.T) {
+	if _, err := New(-1, 0); err == nil {
+		t.Error("New(-1, 0) returned no error")
+	}
+}

@@ -1,0 +1,149 @@
+// Package cli holds linkbolt's commands, one file per command.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// Build information, set with -ldflags "-X".
+var (
+	version = "dev"
+	commit  = "none"
+	date    = "unknown"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitInUse   = 3
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure (the message says what failed)
+  2  invalid command line
+  3  the database file is in use by another process`
+
+// usageError marks an invalid command line.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// globalOptions are the flags of every command.
+type globalOptions struct {
+	logLevel  string
+	logFormat string
+}
+
+// newRootCommand builds the command tree. out and errOut receive the
+// output, so that tests can run commands in-process.
+func newRootCommand(out, errOut io.Writer) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:           "linkbolt",
+		Short:         "A URL shortener in one binary",
+		Long:          "linkbolt is a URL shortener: one process with the HTTP API, a cache and a bbolt database file.\n\n" + exitCodesHelp,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	flags := root.PersistentFlags()
+	flags.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error (env LINKBOLT_LOG_LEVEL)")
+	flags.StringVar(&g.logFormat, "log-format", "json", "log format: json or text (env LINKBOLT_LOG_FORMAT)")
+	bindEnv(flags, map[string]string{"log-level": "LINKBOLT_LOG_LEVEL", "log-format": "LINKBOLT_LOG_FORMAT"})
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		return applyEnv(cmd)
+	}
+
+	root.AddCommand(
+		newServeCommand(g),
+		newImportCommand(g),
+		newVersionCommand(),
+	)
+	return root
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute() int {
+	return run(os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// run executes args and maps the error to an exit code, printing it once.
+func run(args []string, out, errOut io.Writer) int {
+	root := newRootCommand(out, errOut)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(errOut, "linkbolt:", err)
+
+	var usage usageError
+	switch {
+	case errors.As(err, &usage), isCobraUsage(err):
+		return exitUsage
+	case errors.Is(err, store.ErrInUse):
+		return exitInUse
+	}
+	return exitFailure
+}
+
+// isCobraUsage reports errors that cobra returns for unknown commands and
+// wrong argument counts.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command", "accepts ", "requires ", "unknown flag", "unknown shorthand"} {
+		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// envAnnotation is the flag annotation that names a flag's environment
+// variable.
+const envAnnotation = "linkbolt_env"
+
+// bindEnv records the environment variable of each named flag.
+func bindEnv(flags *pflag.FlagSet, names map[string]string) {
+	for flag, env := range names {
+		if err := flags.SetAnnotation(flag, envAnnotation, []string{env}); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// applyEnv sets every flag that was not given on the command line from its
+// environment variable, so that a flag always wins over the environment.
+func applyEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		names := f.Annotations[envAnnotation]
+		if err != nil || f.Changed || len(names) == 0 {
+			return
+		}
+		v, ok := os.LookupEnv(names[0])
+		if !ok {
+			return
+		}
+		if setErr := f.Value.Set(v); setErr != nil {
+			err = usageError{fmt.Errorf("invalid %s %q: %w", names[0], v, setErr)}
+		}
+	})
+	return err
+}

@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/cache"
+	"github.com/linkbolt/linkbolt/server"
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// Defaults of the serve command.
+const (
+	defaultAddr = "127.0.0.1:8080"
+	defaultDB   = "linkbolt.db"
+
+	// defaultShutdownTimeout bounds the wait for requests in flight.
+	defaultShutdownTimeout = 15 * time.Second
+)
+
+// serveOptions are the flags of the serve command.
+type serveOptions struct {
+	addr            string
+	db              string
+	cacheSize       int
+	redirectStatus  int
+	clickQueue      int
+	clickFlush      time.Duration
+	shutdownTimeout time.Duration
+	accessLog       bool
+}
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP server on a database file",
+		Long: "Run the HTTP server. The database file is created when missing. SIGINT or SIGTERM\n" +
+			"stops the server cleanly: requests in flight finish and queued clicks are written.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), g)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o, log, nil)
+		},
+	}
+
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", defaultAddr, "listen address, host:port (env LINKBOLT_ADDR)")
+	f.StringVar(&o.db, "db", defaultDB, "database file, created when missing (env LINKBOLT_DB)")
+	f.IntVar(&o.cacheSize, "cache-size", cache.DefaultSize, "links held in the redirect cache (env LINKBOLT_CACHE_SIZE)")
+	f.IntVar(&o.redirectStatus, "redirect-status", server.DefaultRedirectStatus, "status of redirects whose link sets none: 301, 302, 307 or 308 (env LINKBOLT_REDIRECT_STATUS)")
+	f.IntVar(&o.clickQueue, "click-queue", server.DefaultClickQueue, "clicks queued for writing before new ones are dropped (env LINKBOLT_CLICK_QUEUE)")
+	f.DurationVar(&o.clickFlush, "click-flush", server.DefaultClickFlush, "longest wait before queued clicks are written (env LINKBOLT_CLICK_FLUSH)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "longest wait for requests in flight at shutdown (env LINKBOLT_SHUTDOWN_TIMEOUT)")
+	f.BoolVar(&o.accessLog, "access-log", false, "log every request; redirects at debug level (env LINKBOLT_ACCESS_LOG)")
+	bindEnv(f, map[string]string{
+		"addr":             "LINKBOLT_ADDR",
+		"db":               "LINKBOLT_DB",
+		"cache-size":       "LINKBOLT_CACHE_SIZE",
+		"redirect-status":  "LINKBOLT_REDIRECT_STATUS",
+		"click-queue":      "LINKBOLT_CLICK_QUEUE",
+		"click-flush":      "LINKBOLT_CLICK_FLUSH",
+		"shutdown-timeout": "LINKBOLT_SHUTDOWN_TIMEOUT",
+		"access-log":       "LINKBOLT_ACCESS_LOG",
+	})
+	return cmd
+}
+
+// serve runs the server until ctx ends. started, if not nil, receives the
+// listen address once the server accepts connections.
+func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<- string) error {
+	if o.cacheSize <= 0 {
+		return usageError{fmt.Errorf("invalid --cache-size %d: must be positive", o.cacheSize)}
+	}
+	st, err := store.Open(o.db, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing database failed", "error", err, "db", o.db)
+			return
+		}
+		log.Info("database closed", "db", o.db)
+	}()
+
+	c, err := cache.New(o.cacheSize, 0)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{
+		Store:          st,
+		Cache:          c,
+		Log:            log,
+		Version:        version,
+		RedirectStatus: o.redirectStatus,
+		Clicks:         server.RecorderOptions{Queue: o.clickQueue, Flush: o.clickFlush},
+		AccessLog:      o.accessLog,
+	})
+	if err != nil {
+		return usageError{err}
+	}
+
+	// Listening before serving turns a port clash into a startup error.
+	if err := srv.Listen(o.addr); err != nil {
+		return err
+	}
+	counts, err := st.Counts()
+	if err != nil {
+		return err
+	}
+	log.Info("linkbolt started", "version", version, "addr", srv.Addr(), "db", o.db,
+		"users", counts.Users, "urls", counts.URLs, "events", counts.Events)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	if started != nil {
+		started <- srv.Addr()
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server stopped: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "timeout", o.shutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("server stopped")
+	return nil
+}

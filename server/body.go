@@ -1,0 +1,224 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// object is a JSON object whose fields are read one by one, so that every
+// wrong type gets its own message instead of encoding/json's.
+type object map[string]json.RawMessage
+
+// readBody reads the whole body up to limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, message: "request body is larger than " + strconv.FormatInt(limit, 10) + " bytes"}
+	}
+	if err != nil {
+		return nil, badRequest("reading the request body failed: %v", err)
+	}
+	return body, nil
+}
+
+// decodeObject parses body as one JSON object. Anything else, including
+// an empty body, a JSON array or a form, is a 400.
+func decodeObject(body []byte) (object, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, badRequest("request body is empty; send a JSON object")
+	}
+	if trimmed[0] != '{' {
+		return nil, badRequest("request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	var obj object
+	if err := dec.Decode(&obj); err != nil {
+		return nil, badRequest("request body is not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("request body has data after the JSON object")
+	}
+	return obj, nil
+}
+
+// only rejects fields other than allowed.
+func (o object) only(allowed ...string) error {
+	var unknown []string
+	for name := range o {
+		if !slices.Contains(allowed, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return invalidField(unknown[0], "unknown field %q; allowed fields are %s", unknown[0], strings.Join(allowed, ", "))
+}
+
+func isNull(raw json.RawMessage) bool {
+	return string(raw) == "null"
+}
+
+// string reads a string field. ok is false when the field is absent.
+func (o object) string(name string) (value string, ok bool, err error) {
+	raw, ok := o[name]
+	if !ok {
+		return "", false, nil
+	}
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", true, invalidField(name, "%s must be a string", name)
+	}
+	if err := json.Unmarshal(raw, &value); err != nil {
+		return "", true, invalidField(name, "%s must be a string", name)
+	}
+	return value, true, nil
+}
+
+// nullableString reads a field that is a string or null.
+func (o object) nullableString(name string) (value *string, ok bool, err error) {
+	raw, ok := o[name]
+	if !ok || isNull(raw) {
+		return nil, ok, nil
+	}
+	s, _, err := o.string(name)
+	if err != nil {
+		return nil, true, invalidField(name, "%s must be a string or null", name)
+	}
+	return &s, true, nil
+}
+
+// boolean reads a field that is true or false.
+func (o object) boolean(name string) (value, ok bool, err error) {
+	raw, ok := o[name]
+	if !ok {
+		return false, false, nil
+	}
+	switch string(raw) {
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
+	}
+	return false, true, invalidField(name, "%s must be true or false", name)
+}
+
+// integer reads a field that is a JSON integer: no fraction, no exponent,
+// no quotes.
+func (o object) integer(name string) (value int64, ok bool, err error) {
+	raw, ok := o[name]
+	if !ok {
+		return 0, false, nil
+	}
+	if !isIntegerLiteral(raw) {
+		return 0, true, invalidField(name, "%s must be an integer", name)
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return 0, true, invalidField(name, "%s is out of range", name)
+	}
+	return v, true, nil
+}
+
+func isIntegerLiteral(raw []byte) bool {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// reference reads a field that names a record by id, or null. An integer
+// that cannot be an id names no record, which is a 404 like any unknown id;
+// a value that is not an integer is a 422. Zero means null.
+func (o object) reference(name, kind string) (id uint64, ok bool, err error) {
+	raw, ok := o[name]
+	if !ok || isNull(raw) {
+		return 0, ok, nil
+	}
+	if !isIntegerLiteral(raw) {
+		return 0, true, invalidField(name, "%s must be an integer id or null", name)
+	}
+	v, err := strconv.ParseUint(string(raw), 10, 64)
+	if err != nil || v == 0 || v > store.MaxID {
+		return 0, true, notFound("%s %s names no %s", name, raw, kind)
+	}
+	return v, true, nil
+}
+
+// details reads a field that must be a JSON object, or null for {}.
+func (o object) details(name string) (json.RawMessage, error) {
+	raw, ok := o[name]
+	if !ok || isNull(raw) {
+		return json.RawMessage("{}"), nil
+	}
+	if raw[0] != '{' {
+		return nil, invalidField(name, "%s must be a JSON object", name)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, invalidField(name, "%s must be a JSON object", name)
+	}
+	return buf.Bytes(), nil
+}
+
+// timestamp reads a field that is a timestamp string or null. ok is false
+// when the field is absent; a null gives the zero time.
+func (o object) timestamp(name string) (value time.Time, ok bool, err error) {
+	raw, ok := o[name]
+	if !ok || isNull(raw) {
+		return time.Time{}, ok, nil
+	}
+	s, _, err := o.string(name)
+	if err == nil {
+		value, err = parseTime(s)
+	}
+	if err != nil {
+		return time.Time{}, true, invalidField(name, "%s must be a timestamp such as 2025-09-19T22:25:05", name)
+	}
+	return value, true, nil
+}
+
+// timeLayouts are the timestamp forms accepted in requests. Times without
+// a zone are UTC.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// parseTime parses a timestamp and returns it in UTC, in whole seconds.
+func parseTime(s string) (time.Time, error) {
+	var err error
+	for _, layout := range timeLayouts {
+		var t time.Time
+		if t, err = time.Parse(layout, s); err == nil {
+			return t.UTC().Truncate(time.Second), nil
+		}
+	}
+	return time.Time{}, err
+}
+
+// formatTime formats a timestamp for a response: UTC, seconds, no zone.
+func formatTime(t time.Time) string {
+	return t.UTC().Format(store.TimeLayout)
+}

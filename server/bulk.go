@@ -1,0 +1,143 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// bulkResult is the body of a successful bulk import.
+type bulkResult struct {
+	Imported int `json:"imported"`
+	Count    int `json:"count"`
+}
+
+func (s *Server) importUsers(w http.ResponseWriter, r *http.Request) error {
+	return s.importCSV(w, r, LoadUsersCSV)
+}
+
+func (s *Server) importURLs(w http.ResponseWriter, r *http.Request) error {
+	return s.importCSV(w, r, LoadURLsCSV)
+}
+
+func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) error {
+	return s.importCSV(w, r, LoadEventsCSV)
+}
+
+// LoadUsersCSV parses a users CSV file with the API's rules and imports it
+// in one transaction. It returns the number of users imported.
+func LoadUsersCSV(st *store.Store, r io.Reader) (int, error) {
+	users, err := store.ParseUsersCSV(r, checkUserRow)
+	if err != nil {
+		return 0, err
+	}
+	return len(users), st.ImportUsers(users)
+}
+
+// LoadURLsCSV parses a urls CSV file with the API's rules and imports it in
+// one transaction. It returns the number of URLs imported.
+func LoadURLsCSV(st *store.Store, r io.Reader) (int, error) {
+	urls, err := store.ParseURLsCSV(r, checkURLRow)
+	if err != nil {
+		return 0, err
+	}
+	return len(urls), st.ImportURLs(urls)
+}
+
+// LoadEventsCSV parses an events CSV file with the API's rules and imports
+// it in one transaction. It returns the number of events imported.
+func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
+	events, err := store.ParseEventsCSV(r, checkEventRow)
+	if err != nil {
+		return 0, err
+	}
+	return len(events), st.ImportEvents(events)
+}
+
+// importCSV finds the CSV file of a bulk request, loads it and answers 201
+// with the number of rows imported.
+func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*store.Store, io.Reader) (int, error)) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
+	file, err := csvFile(r)
+	if err != nil {
+		return err
+	}
+	n, err := load(s.store, file)
+	if err != nil {
+		return err
+	}
+
+	// Imported rows may replace links under their codes.
+	s.cache.Purge()
+	writeJSON(w, http.StatusCreated, bulkResult{Imported: n, Count: n})
+	return nil
+}
+
+// csvFile returns the CSV of a bulk request: the file field of a
+// multipart/form-data body, or the whole body of any other type but JSON
+// and URL-encoded forms.
+func csvFile(r *http.Request) (io.Reader, error) {
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		mediaType = ""
+	}
+	switch mediaType {
+	case "multipart/form-data":
+		return multipartFile(r)
+	case "application/json", "application/x-www-form-urlencoded":
+		return nil, badRequest("send the CSV as the file field of a multipart/form-data body or as a text/csv body, not %s", mediaType)
+	}
+	return r.Body, nil
+}
+
+// multipartFile returns the part named "file", skipping other fields.
+func multipartFile(r *http.Request) (io.Reader, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, badRequest("invalid multipart body: %v", err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, badRequest("multipart body has no file field; send the CSV as the field named file")
+		}
+		if err != nil {
+			return nil, badRequest("invalid multipart body: %v", err)
+		}
+		if part.FormName() == "file" {
+			return part, nil
+		}
+	}
+}
+
+// checkUserRow applies the API's rules for users to an imported row.
+func checkUserRow(u *store.User) error {
+	if err := checkUsername(u.Username); err != nil {
+		return err
+	}
+	return checkEmail(u.Email)
+}
+
+// checkURLRow applies the API's rules for URLs to an imported row.
+func checkURLRow(u *store.URL) error {
+	if err := checkTargetURL(u.OriginalURL); err != nil {
+		return err
+	}
+	if u.Title != nil && utf8.RuneCountInString(*u.Title) > maxTitleLength {
+		return errors.New("title is longer than 512 characters")
+	}
+	return nil
+}
+
+// checkEventRow applies the API's rules for events to an imported row.
+func checkEventRow(ev *store.Event) error {
+	if strings.TrimSpace(ev.Type) == "" {
+		return errors.New("event_type is empty")
+	}
+	return checkEventType(ev.Type)
+}

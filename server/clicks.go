@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// Recorder defaults.
+const (
+	// DefaultClickQueue is how many clicks wait for the writer before new
+	// ones are dropped.
+	DefaultClickQueue = 65536
+
+	// DefaultClickFlush is the longest a click waits in memory before its
+	// commit, and so the most clicks a crash can lose.
+	DefaultClickFlush = 10 * time.Millisecond
+
+	// maxClickBatch is the most clicks written in one commit.
+	maxClickBatch = 4096
+)
+
+// RecorderOptions configures the click recorder. Zero values mean the
+// defaults.
+type RecorderOptions struct {
+	Queue int
+	Flush time.Duration
+}
+
+// recorder writes clicks in batches from one goroutine, so that a redirect
+// only pays for a channel send.
+type recorder struct {
+	store   *store.Store
+	log     *slog.Logger
+	metrics *serverMetrics
+	flushIn time.Duration
+
+	queue   chan store.Click
+	flushes chan chan struct{}
+	closing chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	closed  atomic.Bool
+
+	// pending counts clicks queued or in the batch and not yet committed,
+	// so that flush returns at once when there are none.
+	pending atomic.Int64
+}
+
+func newRecorder(st *store.Store, opts RecorderOptions, m *serverMetrics, log *slog.Logger) (*recorder, error) {
+	if opts.Queue < 0 || opts.Flush < 0 {
+		return nil, errors.New("click queue and flush interval must not be negative")
+	}
+	if opts.Queue == 0 {
+		opts.Queue = DefaultClickQueue
+	}
+	if opts.Flush == 0 {
+		opts.Flush = DefaultClickFlush
+	}
+	rec := &recorder{
+		store:   st,
+		log:     log,
+		metrics: m,
+		flushIn: opts.Flush,
+		queue:   make(chan store.Click, opts.Queue),
+		flushes: make(chan chan struct{}),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go rec.run()
+	return rec, nil
+}
+
+// record queues a click without blocking. A full queue or a stopped
+// recorder drops the click and counts it.
+func (rec *recorder) record(c store.Click) {
+	if rec.closed.Load() {
+		rec.metrics.clicksDropped.Inc()
+		return
+	}
+	rec.pending.Add(1)
+	select {
+	case rec.queue <- c:
+	default:
+		rec.pending.Add(-1)
+		rec.metrics.clicksDropped.Inc()
+	}
+}
+
+// queued returns the number of clicks not yet committed.
+func (rec *recorder) queued() int64 {
+	return rec.pending.Load()
+}
+
+// flush returns once every click queued before the call is committed, or
+// when ctx ends. Reads of events and click counts call it first.
+func (rec *recorder) flush(ctx context.Context) {
+	if rec.pending.Load() == 0 {
+		return
+	}
+	reply := make(chan struct{})
+	select {
+	case rec.flushes <- reply:
+	case <-rec.done:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-reply:
+	case <-ctx.Done():
+	}
+}
+
+// close stops intake, writes every queued click and stops the writer.
+func (rec *recorder) close() error {
+	rec.once.Do(func() {
+		rec.closed.Store(true)
+		close(rec.closing)
+	})
+	<-rec.done
+	if n := rec.pending.Load(); n > 0 {
+		return errors.New("clicks were lost at shutdown")
+	}
+	return nil
+}
+
+// run is the writer goroutine. It commits a batch when it is full, when
+// the oldest click in it has waited flushIn, when a reader asks, and at
+// close.
+func (rec *recorder) run() {
+	defer close(rec.done)
+	batch := make([]store.Click, 0, maxClickBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case c := <-rec.queue:
+			if len(batch) == 0 {
+				timer.Reset(rec.flushIn)
+			}
+			batch = append(batch, c)
+			if len(batch) >= maxClickBatch {
+				batch = rec.commit(batch)
+			}
+		case <-timer.C:
+			batch = rec.commit(batch)
+		case reply := <-rec.flushes:
+			batch = rec.commit(rec.drain(batch))
+			close(reply)
+		case <-rec.closing:
+			batch = rec.commit(rec.drain(batch))
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// drain moves every queued click into the batch, committing full batches
+// on the way.
+func (rec *recorder) drain(batch []store.Click) []store.Click {
+	for {
+		select {
+		case c := <-rec.queue:
+			batch = append(batch, c)
+			if len(batch) >= maxClickBatch {
+				batch = rec.commit(batch)
+			}
+		default:
+			return batch
+		}
+	}
+}
+
+// commit writes the batch and returns it emptied. Clicks of a failed
+// commit are dropped and counted: retrying on a store that failed a commit
+// is not safe.
+func (rec *recorder) commit(batch []store.Click) []store.Click {
+	if len(batch) == 0 {
+		return batch
+	}
+	err := rec.store.RecordClicks(batch)
+	if err != nil {
+		rec.log.Error("recording clicks failed", "error", err, "clicks", len(batch))
+		rec.metrics.clicksDropped.Add(len(batch))
+	} else {
+		rec.metrics.clicksFlushed.Add(len(batch))
+	}
+	rec.pending.Add(-int64(len(batch)))
+	return batch[:0]
+}

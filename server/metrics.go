@@ -1,0 +1,136 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// serverMetrics are the metrics of one server, kept in their own set so
+// that several servers in one process (as in tests) do not share them. No
+// metric carries a label taken from a code, URL, user or client.
+type serverMetrics struct {
+	set *metrics.Set
+
+	redirectHit      *metrics.Counter
+	redirectMiss     *metrics.Counter
+	redirectNotFound *metrics.Counter
+	redirectInactive *metrics.Counter
+	redirectExpired  *metrics.Counter
+	redirectError    *metrics.Counter
+
+	clicksFlushed *metrics.Counter
+	clicksDropped *metrics.Counter
+
+	commitDuration *metrics.PrometheusHistogram
+	commitErrors   *metrics.Counter
+}
+
+func newServerMetrics(s *Server) *serverMetrics {
+	set := metrics.NewSet()
+	outcome := func(name string) *metrics.Counter {
+		return set.NewCounter(`linkbolt_redirects_total{outcome="` + name + `"}`)
+	}
+	m := &serverMetrics{
+		set:              set,
+		redirectHit:      outcome("hit"),
+		redirectMiss:     outcome("miss"),
+		redirectNotFound: outcome("not_found"),
+		redirectInactive: outcome("inactive"),
+		redirectExpired:  outcome("expired"),
+		redirectError:    outcome("error"),
+		clicksFlushed:    set.NewCounter("linkbolt_clicks_flushed_total"),
+		clicksDropped:    set.NewCounter("linkbolt_clicks_dropped_total"),
+		commitDuration:   set.NewPrometheusHistogram("linkbolt_store_commit_duration_seconds"),
+		commitErrors:     set.NewCounter("linkbolt_store_commit_errors_total"),
+	}
+	s.store.SetCommitHook(func(d time.Duration, err error) {
+		m.commitDuration.Update(d.Seconds())
+		if err != nil {
+			m.commitErrors.Inc()
+		}
+	})
+	set.RegisterMetricsWriter(func(w io.Writer) { writeStateMetrics(w, s) })
+	return m
+}
+
+// writeStateMetrics writes the metrics read from the cache, the store and
+// the recorder at scrape time.
+func writeStateMetrics(w io.Writer, s *Server) {
+	st := s.cache.Stats()
+	metrics.WriteCounterUint64(w, "linkbolt_cache_hits_total", st.Hits)
+	metrics.WriteCounterUint64(w, "linkbolt_cache_misses_total", st.Misses)
+	metrics.WriteCounterUint64(w, "linkbolt_cache_evictions_total", st.Evictions)
+	metrics.WriteGaugeUint64(w, "linkbolt_cache_entries", uint64(s.cache.Len()))
+	metrics.WriteGaugeUint64(w, "linkbolt_click_queue_depth", uint64(max(0, s.clicks.queued())))
+	metrics.WriteGaugeUint64(w, "linkbolt_store_file_size_bytes", uint64(s.store.Size()))
+
+	up := uint64(1)
+	if s.store.Err() != nil {
+		up = 0
+	}
+	metrics.WriteGaugeUint64(w, "linkbolt_store_writable", up)
+	if c, err := s.store.Counts(); err == nil {
+		metrics.WriteGaugeUint64(w, "linkbolt_users", c.Users)
+		metrics.WriteGaugeUint64(w, "linkbolt_links", c.URLs)
+		metrics.WriteGaugeUint64(w, "linkbolt_events", c.Events)
+	}
+}
+
+// routeMetrics are the request metrics of one route.
+type routeMetrics struct {
+	set      *metrics.Set
+	route    string
+	duration *metrics.PrometheusHistogram
+
+	// counters holds one counter per method and status class, created on
+	// first use so that routes export only the series they served.
+	counters [len(methodLabels)][6]atomic.Pointer[metrics.Counter]
+}
+
+// methodLabels are the method label values; any other method is "other".
+var methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "other"}
+
+func (m *serverMetrics) forRoute(pattern string) *routeMetrics {
+	route := strconv.Quote(pattern)
+	return &routeMetrics{
+		set:      m.set,
+		route:    route,
+		duration: m.set.NewPrometheusHistogram(`linkbolt_http_request_duration_seconds{route=` + route + `}`),
+	}
+}
+
+// observe counts one request and its duration.
+func (m *routeMetrics) observe(method string, status int, start time.Time) {
+	m.duration.UpdateDuration(start)
+	mi := len(methodLabels) - 1
+	for i, label := range methodLabels[:mi] {
+		if label == method {
+			mi = i
+			break
+		}
+	}
+	class := min(max(status/100, 1), 5)
+	slot := &m.counters[mi][class]
+	c := slot.Load()
+	if c == nil {
+		name := fmt.Sprintf(`linkbolt_http_requests_total{route=%s,method="%s",code="%dxx"}`, m.route, methodLabels[mi], class)
+		c = m.set.GetOrCreateCounter(name)
+		slot.Store(c)
+	}
+	c.Inc()
+}
+
+// serveMetrics writes the metrics in the Prometheus text format, with the
+// Go runtime and process metrics.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	s.metrics.set.WritePrometheus(w)
+	metrics.WriteProcessMetrics(w)
+	return nil
+}

@@ -1,0 +1,264 @@
+package server
+
+import (
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// maxTitleLength is the longest title, in characters.
+const maxTitleLength = 512
+
+// urlJSON is a URL as the API sends it.
+type urlJSON struct {
+	ID           uint64  `json:"id"`
+	UserID       *uint64 `json:"user_id"`
+	ShortCode    string  `json:"short_code"`
+	OriginalURL  string  `json:"original_url"`
+	Title        *string `json:"title"`
+	IsActive     bool    `json:"is_active"`
+	CreatedAt    string  `json:"created_at"`
+	UpdatedAt    string  `json:"updated_at"`
+	ExpiresAt    *string `json:"expires_at"`
+	MaxClicks    *uint64 `json:"max_clicks"`
+	RedirectType int     `json:"redirect_type"`
+	ClickCount   uint64  `json:"click_count"`
+}
+
+func (s *Server) urlView(u store.URL) urlJSON {
+	v := urlJSON{
+		ID:           u.ID,
+		UserID:       optionalID(u.UserID),
+		ShortCode:    u.ShortCode,
+		OriginalURL:  u.OriginalURL,
+		Title:        u.Title,
+		IsActive:     u.IsActive,
+		CreatedAt:    formatTime(u.CreatedAt),
+		UpdatedAt:    formatTime(u.UpdatedAt),
+		MaxClicks:    optionalID(u.MaxClicks),
+		RedirectType: u.RedirectType,
+		ClickCount:   u.ClickCount,
+	}
+	if !u.ExpiresAt.IsZero() {
+		t := formatTime(u.ExpiresAt)
+		v.ExpiresAt = &t
+	}
+	if v.RedirectType == 0 {
+		v.RedirectType = s.opts.RedirectStatus
+	}
+	return v
+}
+
+// optionalID returns nil for zero, which the API sends as null.
+func optionalID(v uint64) *uint64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+// urlFields are the fields a create or update may send.
+var urlFields = []string{"original_url", "title", "user_id", "is_active", "short_code", "expires_at", "max_clicks", "redirect_type"}
+
+// readURLUpdate reads the fields shared by create and update.
+func readURLUpdate(obj object) (store.URLUpdate, error) {
+	var up store.URLUpdate
+	if err := obj.only(urlFields...); err != nil {
+		return up, err
+	}
+	if v, ok, err := obj.string("original_url"); err != nil {
+		return up, err
+	} else if ok {
+		if err := checkTargetURL(v); err != nil {
+			return up, invalidField("original_url", "%v", err)
+		}
+		up.OriginalURL = store.Some(v)
+	}
+	if v, ok, err := obj.nullableString("title"); err != nil {
+		return up, err
+	} else if ok {
+		if v != nil && utf8.RuneCountInString(*v) > maxTitleLength {
+			return up, invalidField("title", "title is longer than %d characters", maxTitleLength)
+		}
+		up.Title = store.Some(v)
+	}
+	if v, ok, err := obj.boolean("is_active"); err != nil {
+		return up, err
+	} else if ok {
+		up.IsActive = store.Some(v)
+	}
+	if v, ok, err := obj.reference("user_id", "user"); err != nil {
+		return up, err
+	} else if ok {
+		up.UserID = store.Some(v)
+	}
+	if err := readLinkOptions(obj, &up); err != nil {
+		return up, err
+	}
+	return up, nil
+}
+
+// readLinkOptions reads expires_at, max_clicks and redirect_type.
+func readLinkOptions(obj object, up *store.URLUpdate) error {
+	if v, ok, err := obj.timestamp("expires_at"); err != nil {
+		return err
+	} else if ok {
+		up.ExpiresAt = store.Some(v)
+	}
+	if raw, ok := obj["max_clicks"]; ok && !isNull(raw) {
+		v, _, err := obj.integer("max_clicks")
+		if err != nil || v <= 0 {
+			return invalidField("max_clicks", "max_clicks must be a positive integer or null")
+		}
+		up.MaxClicks = store.Some(uint64(v))
+	} else if ok {
+		up.MaxClicks = store.Some(uint64(0))
+	}
+	if v, ok, err := obj.integer("redirect_type"); err != nil {
+		return err
+	} else if ok {
+		if !validRedirectStatus(int(v)) {
+			return invalidField("redirect_type", "redirect_type must be 301, 302, 307 or 308")
+		}
+		up.RedirectType = store.Some(int(v))
+	}
+	return nil
+}
+
+func (s *Server) createURL(w http.ResponseWriter, r *http.Request) error {
+	obj, err := s.readObject(w, r)
+	if err != nil {
+		return err
+	}
+	up, err := readURLUpdate(obj)
+	if err != nil {
+		return err
+	}
+	if !up.OriginalURL.Set {
+		return invalidField("original_url", "original_url is required")
+	}
+	code, ok, err := obj.string("short_code")
+	if err != nil {
+		return err
+	}
+	if ok && !store.ValidCode(code) {
+		return invalidField("short_code", "short_code must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	if ok && s.reservedCode(code) {
+		return invalidField("short_code", "short_code %q is a path of this API; choose another", code)
+	}
+
+	u := store.URL{
+		UserID:       up.UserID.Value,
+		ShortCode:    code,
+		OriginalURL:  up.OriginalURL.Value,
+		Title:        up.Title.Value,
+		IsActive:     !up.IsActive.Set || up.IsActive.Value,
+		CreatedAt:    now(),
+		ExpiresAt:    up.ExpiresAt.Value,
+		MaxClicks:    up.MaxClicks.Value,
+		RedirectType: up.RedirectType.Value,
+	}
+	u, err = s.store.CreateURL(u)
+	if err != nil {
+		return err
+	}
+
+	// A scan may have remembered the new code as unknown.
+	s.cache.Remove(u.ShortCode)
+	writeJSON(w, http.StatusCreated, s.urlView(u))
+	return nil
+}
+
+func (s *Server) listURLs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	p, err := parsePage(q)
+	if err != nil {
+		return err
+	}
+	var f store.URLFilter
+	if f.UserID, err = idParam(q, "user_id"); err != nil {
+		return err
+	}
+	if f.IsActive, err = boolParam(q, "is_active"); err != nil {
+		return err
+	}
+	if f.ShortCode, err = stringParam(q, "short_code", 64); err != nil {
+		return err
+	}
+
+	s.clicks.flush(r.Context())
+	urls, total, err := s.store.ListURLs(f, p)
+	if err != nil {
+		return err
+	}
+	views := make([]urlJSON, 0, len(urls))
+	for _, u := range urls {
+		views = append(views, s.urlView(u))
+	}
+	writeList(w, r, p, total, views)
+	return nil
+}
+
+func (s *Server) getURL(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "url")
+	if err != nil {
+		return err
+	}
+	s.clicks.flush(r.Context())
+	u, err := s.store.GetURL(id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.urlView(u))
+	return nil
+}
+
+func (s *Server) updateURL(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "url")
+	if err != nil {
+		return err
+	}
+	obj, err := s.readObject(w, r)
+	if err != nil {
+		return err
+	}
+	if _, ok := obj["short_code"]; ok {
+		return invalidField("short_code", "short_code cannot change; create a new URL instead")
+	}
+	up, err := readURLUpdate(obj)
+	if err != nil {
+		return err
+	}
+
+	s.clicks.flush(r.Context())
+	u, err := s.store.UpdateURL(id, up)
+	if err != nil {
+		return err
+	}
+	s.cache.Remove(u.ShortCode)
+	writeJSON(w, http.StatusOK, s.urlView(u))
+	return nil
+}
+
+func (s *Server) deleteURL(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "url")
+	if err != nil {
+		return err
+	}
+	u, err := s.store.DeleteURL(id)
+	if err != nil {
+		return err
+	}
+	s.cache.Remove(u.ShortCode)
+	s.limits.forget(u.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// now returns the current time as records keep it: UTC, whole seconds.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Second)
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// clickDetails are the details of a click event. The client address is
+// never stored.
+type clickDetails struct {
+	Referrer  string `json:"referrer"`
+	UserAgent string `json:"user_agent"`
+}
+
+// putEvent writes ev and its index entries, replacing old if not nil.
+func putEvent(tx *bolt.Tx, ev *Event, old *Event) error {
+	byURL, byUser, byType := tx.Bucket(bucketEventURLs), tx.Bucket(bucketEventUsers), tx.Bucket(bucketEventTypes)
+	if old != nil {
+		if err := byURL.Delete(pairKey(itob(old.URLID), old.ID)); err != nil {
+			return err
+		}
+		if err := byUser.Delete(pairKey(itob(old.UserID), old.ID)); err != nil {
+			return err
+		}
+		if err := byType.Delete(pairKey([]byte(old.Type), old.ID)); err != nil {
+			return err
+		}
+	}
+	if err := byURL.Put(pairKey(itob(ev.URLID), ev.ID), nil); err != nil {
+		return err
+	}
+	if ev.UserID != 0 {
+		if err := byUser.Put(pairKey(itob(ev.UserID), ev.ID), nil); err != nil {
+			return err
+		}
+	}
+	if err := byType.Put(pairKey([]byte(ev.Type), ev.ID), nil); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketEvents).Put(itob(ev.ID), encodeEvent(ev))
+}
+
+// appendEvent writes a new event with a new id.
+func (s *Store) appendEvent(tx *bolt.Tx, urlID, userID uint64, typ string, ts time.Time, details any) error {
+	raw, err := marshalDetails(details)
+	if err != nil {
+		return err
+	}
+	ev := Event{URLID: urlID, UserID: userID, Type: typ, Timestamp: ts, Details: raw}
+	return s.insertEvent(tx, &ev)
+}
+
+// insertEvent gives ev a new id and writes it.
+func (s *Store) insertEvent(tx *bolt.Tx, ev *Event) error {
+	id, err := s.nextID(tx.Bucket(bucketEvents))
+	if err != nil {
+		return err
+	}
+	ev.ID = id
+	if err := putEvent(tx, ev, nil); err != nil {
+		return err
+	}
+	return addCount(tx, metaEvents, 1)
+}
+
+func getEvent(tx *bolt.Tx, id uint64) (Event, error) {
+	v := tx.Bucket(bucketEvents).Get(itob(id))
+	if v == nil {
+		return Event{}, fmt.Errorf("%w: no event with id %d", ErrNotFound, id)
+	}
+	return decodeEvent(id, v)
+}
+
+// CreateEvent stores a new event with a new id and returns it. The URL must
+// exist, and the user too unless UserID is zero; otherwise it returns
+// ErrNotFound. Empty Details become {} and a zero Timestamp becomes now.
+func (s *Store) CreateEvent(ev Event) (Event, error) {
+	if len(ev.Details) == 0 {
+		ev.Details = json.RawMessage("{}")
+	}
+	if ev.Timestamp.IsZero() {
+		ev.Timestamp = now()
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketURLs).Get(itob(ev.URLID)) == nil {
+			return fmt.Errorf("%w: url_id %d names no url", ErrNotFound, ev.URLID)
+		}
+		if ev.UserID != 0 && !userExists(tx, ev.UserID) {
+			return fmt.Errorf("%w: user_id %d names no user", ErrNotFound, ev.UserID)
+		}
+		return s.insertEvent(tx, &ev)
+	})
+	return ev, err
+}
+
+// GetEvent returns the event with the given id, or ErrNotFound.
+func (s *Store) GetEvent(id uint64) (Event, error) {
+	var ev Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		ev, err = getEvent(tx, id)
+		return err
+	})
+	return ev, err
+}
+
+// ListEvents returns one page of the events that match f, in id order, and
+// the number of all matches.
+func (s *Store) ListEvents(f EventFilter, p Page) ([]Event, uint64, error) {
+	var events []Event
+	var total uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ids, n := listEventIDs(tx, f, p)
+		total = n
+		for _, id := range ids {
+			ev, err := getEvent(tx, id)
+			if err != nil {
+				return err
+			}
+			events = append(events, ev)
+		}
+		return nil
+	})
+	return events, total, err
+}
+
+// listEventIDs walks the index of one filter and checks the others against
+// their indexes.
+func listEventIDs(tx *bolt.Tx, f EventFilter, p Page) ([]uint64, uint64) {
+	pg := newPager(p)
+	byURL, byUser, byType := tx.Bucket(bucketEventURLs), tx.Bucket(bucketEventUsers), tx.Bucket(bucketEventTypes)
+	match := func(id uint64) bool {
+		if f.URLID != nil && byURL.Get(pairKey(itob(*f.URLID), id)) == nil {
+			return false
+		}
+		if f.UserID != nil && byUser.Get(pairKey(itob(*f.UserID), id)) == nil {
+			return false
+		}
+		if f.Type != nil && byType.Get(pairKey([]byte(*f.Type), id)) == nil {
+			return false
+		}
+		return true
+	}
+	add := func(id uint64) bool { return pg.addIf(id, match) }
+
+	switch {
+	case f.URLID != nil:
+		scanPrefix(byURL, itob(*f.URLID), add)
+	case f.UserID != nil:
+		scanPrefix(byUser, itob(*f.UserID), add)
+	case f.Type != nil:
+		scanPrefix(byType, []byte(*f.Type), add)
+	default:
+		pg.total = btoi(tx.Bucket(bucketMeta).Get(metaEvents))
+		scanPrefix(tx.Bucket(bucketEvents), nil, pg.addUntilFull)
+	}
+	return pg.ids, pg.total
+}
+
+// RecordClicks writes one click event per click and adds them to the click
+// counts of their URLs, in one commit. Clicks of URLs deleted since the
+// redirect are dropped.
+func (s *Store) RecordClicks(clicks []Click) error {
+	return s.update(func(tx *bolt.Tx) error {
+		counts := tx.Bucket(bucketClicks)
+		for _, c := range clicks {
+			key := itob(c.URLID)
+			if tx.Bucket(bucketURLs).Get(key) == nil {
+				continue
+			}
+			details := clickDetails{Referrer: c.Referrer, UserAgent: c.UserAgent}
+			if err := s.appendEvent(tx, c.URLID, c.UserID, EventClick, c.Time.UTC().Truncate(time.Second), details); err != nil {
+				return err
+			}
+			if err := counts.Put(key, itob(btoi(counts.Get(key))+1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

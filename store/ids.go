@@ -1,0 +1,116 @@
+package store
+
+import (
+	"crypto/rand"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// IDRange is the closed range [First, Last] that a store draws new ids
+// from. Every kind of record (user, URL, event) has its own sequence within
+// the range. Imported records keep their ids, which may lie outside it.
+type IDRange struct {
+	First uint64
+	Last  uint64
+}
+
+// normalize fills in the defaults of a zero range and checks the bounds.
+func (r IDRange) normalize() (IDRange, error) {
+	if r.First == 0 {
+		r.First = 1
+	}
+	if r.Last == 0 {
+		r.Last = MaxID
+	}
+	if r.First > r.Last || r.Last > MaxID {
+		return r, fmt.Errorf("id range %d to %d is empty or above %d", r.First, r.Last, MaxID)
+	}
+	return r, nil
+}
+
+// nextID allocates the next id of bucket b. The bucket's sequence holds the
+// highest id in use inside the range, so new ids are always above every id
+// created or imported there.
+func (s *Store) nextID(b *bolt.Bucket) (uint64, error) {
+	id := max(b.Sequence()+1, s.ids.First)
+	if id > s.ids.Last {
+		return 0, fmt.Errorf("%w: no id left in %d to %d", ErrIDsExhausted, s.ids.First, s.ids.Last)
+	}
+	if err := b.SetSequence(id); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// useID records that an imported id is in use, so that later ids are drawn
+// above it when it lies in the store's range.
+func (s *Store) useID(b *bolt.Bucket, id uint64) error {
+	if id < s.ids.First || id > s.ids.Last || id <= b.Sequence() {
+		return nil
+	}
+	return b.SetSequence(id)
+}
+
+// Code lengths and alphabet of generated short codes.
+const (
+	defaultCodeLength = 6
+	maxCodeLength     = 64
+	codeAlphabet      = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+// maxCodeDraws is how many random codes a create tries before it reports
+// the code space as full; with 62^6 codes this is reached only when nearly
+// all are taken.
+const maxCodeDraws = 64
+
+// randomCode returns a uniformly random code of n characters.
+func randomCode(n int) string {
+	// 248 is the largest multiple of 62 below 256: bytes at or above it are
+	// redrawn so that every character is equally likely.
+	const limit = 248
+	out := make([]byte, 0, n)
+	buf := make([]byte, n*2)
+	for len(out) < n {
+		rand.Read(buf)
+		for _, b := range buf {
+			if b < limit && len(out) < n {
+				out = append(out, codeAlphabet[b%62])
+			}
+		}
+	}
+	return string(out)
+}
+
+// ValidCode reports whether s can be a short code: 1 to 64 characters of
+// [A-Za-z0-9_-].
+func ValidCode(s string) bool {
+	if len(s) == 0 || len(s) > maxCodeLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// codeTaken reports whether code belongs to a URL or to a deleted one.
+func codeTaken(tx *bolt.Tx, code string) bool {
+	return tx.Bucket(bucketURLCodes).Get([]byte(code)) != nil ||
+		tx.Bucket(bucketTombstones).Get([]byte(code)) != nil
+}
+
+// drawCode draws random codes until one is free.
+func (s *Store) drawCode(tx *bolt.Tx) (string, error) {
+	for range maxCodeDraws {
+		code := randomCode(s.codeLen)
+		if !codeTaken(tx, code) {
+			return code, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no free short code found in %d draws", ErrConflict, maxCodeDraws)
+}

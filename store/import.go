@@ -1,0 +1,129 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ImportUsers upserts users by id in one transaction, keeping their ids and
+// created_at: all are written or none. Usernames and emails may repeat, as
+// they do in exported seed files; later creates still get ErrConflict on
+// them. New users get ids above the highest imported id in the store's
+// range.
+func (s *Store) ImportUsers(users []User) error {
+	return s.update(func(tx *bolt.Tx) error {
+		bucket := tx.Bucket(bucketUsers)
+		for i := range users {
+			u := &users[i]
+			old, err := getUser(tx, u.ID)
+			switch {
+			case err == nil:
+				err = putUser(tx, u, &old)
+			case isNotFound(err):
+				err = putUser(tx, u, nil)
+				if err == nil {
+					err = addCount(tx, metaUsers, 1)
+				}
+			}
+			if err != nil {
+				return &ImportError{ID: u.ID, Err: err}
+			}
+			if err := s.useID(bucket, u.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ImportURLs upserts URLs by id in one transaction: all are written or
+// none. A short code held by another URL, or by another deleted one, gives
+// an *ImportError wrapping ErrConflict. The user ids are kept as they are,
+// even when they name no user yet, because seed files are loaded in any
+// order.
+func (s *Store) ImportURLs(urls []URL) error {
+	return s.update(func(tx *bolt.Tx) error {
+		bucket := tx.Bucket(bucketURLs)
+		for i := range urls {
+			if err := importURL(tx, &urls[i]); err != nil {
+				return &ImportError{ID: urls[i].ID, Err: err}
+			}
+			if err := s.useID(bucket, urls[i].ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func importURL(tx *bolt.Tx, u *URL) error {
+	code := []byte(u.ShortCode)
+	if holder := tx.Bucket(bucketURLCodes).Get(code); holder != nil && btoi(holder) != u.ID {
+		return fmt.Errorf("%w: short_code %q belongs to url %d", ErrConflict, u.ShortCode, btoi(holder))
+	}
+	tombstones := tx.Bucket(bucketTombstones)
+	if holder := tombstones.Get(code); holder != nil {
+		if btoi(holder) != u.ID {
+			return fmt.Errorf("%w: short_code %q belonged to deleted url %d", ErrConflict, u.ShortCode, btoi(holder))
+		}
+		// The same URL comes back under its old id and code.
+		if err := tombstones.Delete(code); err != nil {
+			return err
+		}
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = u.CreatedAt
+	}
+
+	old, err := getURL(tx, u.ID)
+	if isNotFound(err) {
+		if err := putURL(tx, u, nil); err != nil {
+			return err
+		}
+		return addCount(tx, metaURLs, 1)
+	}
+	if err != nil {
+		return err
+	}
+	return putURL(tx, u, &old)
+}
+
+// ImportEvents upserts events by id in one transaction: all are written or
+// none. The URL and user ids are kept as they are, even when they name no
+// record, as in the seed files. A new click event adds to its URL's click
+// count.
+func (s *Store) ImportEvents(events []Event) error {
+	return s.update(func(tx *bolt.Tx) error {
+		bucket := tx.Bucket(bucketEvents)
+		counts := tx.Bucket(bucketClicks)
+		for i := range events {
+			ev := &events[i]
+			if len(ev.Details) == 0 {
+				ev.Details = json.RawMessage("{}")
+			}
+			old, err := getEvent(tx, ev.ID)
+			switch {
+			case err == nil:
+				err = putEvent(tx, ev, &old)
+			case isNotFound(err):
+				err = putEvent(tx, ev, nil)
+				if err == nil {
+					err = addCount(tx, metaEvents, 1)
+				}
+				if err == nil && ev.Type == EventClick && tx.Bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
+					key := itob(ev.URLID)
+					err = counts.Put(key, itob(btoi(counts.Get(key))+1))
+				}
+			}
+			if err != nil {
+				return &ImportError{ID: ev.ID, Err: err}
+			}
+			if err := s.useID(bucket, ev.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,376 @@
+// Package store keeps users, links and events in one bbolt file. It is the
+// only package that imports bbolt. Writes are acknowledged only after their
+// commit, and concurrent writes share commits.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// schemaVersion is the layout of the buckets that this code reads and
+// writes. Opening a file of an older version migrates it.
+const schemaVersion = 1
+
+// DefaultOpenTimeout is how long Open waits for the file lock before it
+// reports ErrInUse.
+const DefaultOpenTimeout = time.Second
+
+// maxBatch is the largest number of writes that share one commit.
+const maxBatch = 512
+
+// MaxID is the largest id the store allocates: ids stay exact in a JSON
+// number read as a float64.
+const MaxID = 1<<53 - 1
+
+// Bucket names.
+var (
+	bucketMeta        = []byte("meta")
+	bucketUsers       = []byte("users")
+	bucketUserNames   = []byte("users_by_name")
+	bucketUserEmails  = []byte("users_by_email")
+	bucketURLs        = []byte("urls")
+	bucketURLCodes    = []byte("urls_by_code")
+	bucketURLUsers    = []byte("urls_by_user")
+	bucketURLInactive = []byte("urls_inactive")
+	bucketTombstones  = []byte("tombstones")
+	bucketClicks      = []byte("clicks")
+	bucketEvents      = []byte("events")
+	bucketEventURLs   = []byte("events_by_url")
+	bucketEventUsers  = []byte("events_by_user")
+	bucketEventTypes  = []byte("events_by_type")
+)
+
+var allBuckets = [][]byte{
+	bucketMeta, bucketUsers, bucketUserNames, bucketUserEmails,
+	bucketURLs, bucketURLCodes, bucketURLUsers, bucketURLInactive,
+	bucketTombstones, bucketClicks,
+	bucketEvents, bucketEventURLs, bucketEventUsers, bucketEventTypes,
+}
+
+// Keys of the meta bucket.
+var (
+	metaSchema = []byte("schema")
+	metaUsers  = []byte("count_users")
+	metaURLs   = []byte("count_urls")
+	metaEvents = []byte("count_events")
+)
+
+// Options configures Open. A nil *Options means the defaults.
+type Options struct {
+	// Timeout is how long Open waits for another process to release the
+	// file; zero means DefaultOpenTimeout.
+	Timeout time.Duration
+
+	// IDs is the range that new ids are drawn from; the zero value means
+	// 1 to MaxID.
+	IDs IDRange
+
+	// MaxSize caps the size of the file in bytes; a commit that would grow
+	// it further fails as on a full disk. Zero means no cap.
+	MaxSize int
+
+	// CodeLength is the length of generated short codes; zero means 6.
+	CodeLength int
+}
+
+// Store is an open database file. It is safe for concurrent use.
+type Store struct {
+	db      *bolt.DB
+	ids     IDRange
+	codeLen int
+
+	// mu guards closed against sends to writes, so that no write is queued
+	// after the writer drained the queue for the last time.
+	mu     sync.RWMutex
+	closed bool
+
+	writes   chan *write
+	stopping chan struct{}
+	stopped  chan struct{}
+	stopOnce sync.Once
+
+	failed atomic.Pointer[error]
+
+	// commitHook, if set, is called after every commit with its duration
+	// and error, for metrics.
+	commitHook atomic.Pointer[func(time.Duration, error)]
+}
+
+// write is one function waiting for its commit.
+type write struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// Open opens or creates the database file at path and starts its writer.
+// It returns an error wrapping ErrInUse when another process holds the file.
+func Open(path string, opts *Options) (*Store, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultOpenTimeout
+	}
+	ids, err := opts.IDs.normalize()
+	if err != nil {
+		return nil, err
+	}
+	codeLen := opts.CodeLength
+	if codeLen == 0 {
+		codeLen = defaultCodeLength
+	}
+	if codeLen < 4 || codeLen > maxCodeLength {
+		return nil, fmt.Errorf("code length %d is outside 4 to %d", codeLen, maxCodeLength)
+	}
+
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         timeout,
+		MaxSize:         opts.MaxSize,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 0,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.Update(initSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+
+	s := &Store{
+		db:       db,
+		ids:      ids,
+		codeLen:  codeLen,
+		writes:   make(chan *write, maxBatch),
+		stopping: make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// initSchema creates missing buckets and checks the schema version.
+func initSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := btoi(meta.Get(metaSchema))
+	switch {
+	case v == 0:
+		return meta.Put(metaSchema, itob(schemaVersion))
+	case v > schemaVersion:
+		return fmt.Errorf("file has schema version %d, newer than this binary's %d; upgrade linkbolt", v, schemaVersion)
+	}
+	return nil
+}
+
+// Close stops the writer after the writes already queued and closes the
+// file. Writes after Close return ErrUnavailable.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.stopping)
+	})
+	<-s.stopped
+	return s.db.Close()
+}
+
+// Path returns the path of the database file.
+func (s *Store) Path() string {
+	return s.db.Path()
+}
+
+// Err returns the error that made the store unavailable, or nil while it
+// accepts writes.
+func (s *Store) Err() error {
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	select {
+	case <-s.stopping:
+		return ErrUnavailable
+	default:
+		return nil
+	}
+}
+
+// Ping reads the file to check that it can still be read.
+func (s *Store) Ping() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			return fmt.Errorf("%w: meta bucket missing", ErrCorrupt)
+		}
+		return nil
+	})
+}
+
+// SetCommitHook registers fn to be called after every commit with its
+// duration and error. It replaces any earlier hook.
+func (s *Store) SetCommitHook(fn func(time.Duration, error)) {
+	s.commitHook.Store(&fn)
+}
+
+// Size returns the size of the database file in bytes.
+func (s *Store) Size() int64 {
+	var size int64
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	return size
+}
+
+// Counts returns the number of users, URLs and events.
+func (s *Store) Counts() (Counts, error) {
+	var c Counts
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		c.Users = btoi(meta.Get(metaUsers))
+		c.URLs = btoi(meta.Get(metaURLs))
+		c.Events = btoi(meta.Get(metaEvents))
+		return nil
+	})
+	return c, err
+}
+
+// addCount adds delta to one of the record counters in meta.
+func addCount(tx *bolt.Tx, key []byte, delta int64) error {
+	meta := tx.Bucket(bucketMeta)
+	n := int64(btoi(meta.Get(key))) + delta
+	if n < 0 {
+		n = 0
+	}
+	return meta.Put(key, itob(uint64(n)))
+}
+
+// update runs fn in a write transaction shared with other concurrent writes
+// and returns once that transaction has committed. fn may run more than once
+// (when another write in its batch fails), so it must not act outside tx.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	w := &write{fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrUnavailable
+	}
+	s.writes <- w
+	s.mu.RUnlock()
+	return <-w.done
+}
+
+// commitLoop is the single writer. It takes the first waiting write, adds
+// whatever else is already queued, and commits them together: an idle store
+// commits a lone write at once, and a busy one shares each commit's two
+// fsyncs among many writes.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	batch := make([]*write, 0, maxBatch)
+	for {
+		select {
+		case w := <-s.writes:
+			batch = append(batch[:0], w)
+		case <-s.stopping:
+			s.drainWrites()
+			return
+		}
+		batch = s.fillBatch(batch)
+		s.commit(batch)
+	}
+}
+
+// fillBatch appends the writes already queued, without waiting.
+func (s *Store) fillBatch(batch []*write) []*write {
+	for len(batch) < maxBatch {
+		select {
+		case w := <-s.writes:
+			batch = append(batch, w)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drainWrites commits the writes queued before Close.
+func (s *Store) drainWrites() {
+	batch := s.fillBatch(nil)
+	for len(batch) > 0 {
+		s.commit(batch)
+		batch = s.fillBatch(batch[:0])
+	}
+}
+
+// commit runs a batch in one transaction. A write whose function fails is
+// answered with its error and the rest run again without it, so one bad
+// request never fails the others.
+func (s *Store) commit(batch []*write) {
+	for len(batch) > 0 {
+		if err := s.failed.Load(); err != nil {
+			replyAll(batch, *err)
+			return
+		}
+
+		failed := -1
+		var fnErr error
+		start := time.Now()
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, w := range batch {
+				if err := w.fn(tx); err != nil {
+					failed, fnErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			s.afterCommit(time.Since(start), err)
+		}
+
+		switch {
+		case err == nil:
+			replyAll(batch, nil)
+			return
+		case failed >= 0:
+			batch[failed].done <- fnErr
+			batch = append(batch[:failed], batch[failed+1:]...)
+		default:
+			// The commit itself failed: the file handle is no longer
+			// trusted, so every later write is refused until a restart.
+			err = fmt.Errorf("%w: commit failed: %w", ErrUnavailable, err)
+			s.failed.CompareAndSwap(nil, &err)
+			replyAll(batch, err)
+			return
+		}
+	}
+}
+
+func (s *Store) afterCommit(d time.Duration, err error) {
+	if hook := s.commitHook.Load(); hook != nil {
+		(*hook)(d, err)
+	}
+}
+
+func replyAll(batch []*write, err error) {
+	for _, w := range batch {
+		w.done <- err
+	}
+}

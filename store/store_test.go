@@ -1,0 +1,474 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// openStore opens a store on a new file in a temporary directory and closes
+// it when the test ends.
+func openStore(t *testing.T, opts *Options) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "test.db"), opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustUser(t *testing.T, s *Store, name string) User {
+	t.Helper()
+	u, err := s.CreateUser(User{Username: name, Email: name + "@example.com", CreatedAt: now()})
+	if err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	return u
+}
+
+func mustURL(t *testing.T, s *Store, u URL) URL {
+	t.Helper()
+	if u.OriginalURL == "" {
+		u.OriginalURL = "https://example.com/"
+	}
+	u.IsActive = true
+	got, err := s.CreateURL(u)
+	if err != nil {
+		t.Fatalf("create url: %v", err)
+	}
+	return got
+}
+
+func TestOpenInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.db")
+	first, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+
+	start := time.Now()
+	_, err = Open(path, &Options{Timeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("second open: got %v, want ErrInUse", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("second open took %v", time.Since(start))
+	}
+}
+
+func TestReopenKeepsRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reopen.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustUser(t, s, "alice")
+	link := mustURL(t, s, URL{UserID: u.ID})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.GetURLByCode(link.ShortCode)
+	if err != nil {
+		t.Fatalf("get by code after reopen: %v", err)
+	}
+	if got.ID != link.ID || got.UserID != u.ID {
+		t.Errorf("got url %+v, want id %d owner %d", got, link.ID, u.ID)
+	}
+	c, _ := s.Counts()
+	if c != (Counts{Users: 1, URLs: 1, Events: 1}) {
+		t.Errorf("counts after reopen = %+v", c)
+	}
+}
+
+func TestUserUniqueness(t *testing.T) {
+	s := openStore(t, nil)
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+
+	tests := []struct {
+		name string
+		user User
+	}{
+		{"same username other case", User{Username: "ALICE", Email: "x@example.com"}},
+		{"same email other case", User{Username: "carol", Email: "Alice@Example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.CreateUser(tt.user); !errors.Is(err, ErrConflict) {
+				t.Errorf("got %v, want ErrConflict", err)
+			}
+		})
+	}
+
+	name := "Alice"
+	if _, err := s.UpdateUser(alice.ID, UserUpdate{Username: &name}); err != nil {
+		t.Errorf("renaming a user to its own name in other case: %v", err)
+	}
+	if _, err := s.UpdateUser(bob.ID, UserUpdate{Username: &name}); !errors.Is(err, ErrConflict) {
+		t.Errorf("renaming bob to alice: got %v, want ErrConflict", err)
+	}
+}
+
+func TestDeleteUserDisownsLinks(t *testing.T) {
+	s := openStore(t, nil)
+	u := mustUser(t, s, "alice")
+	link := mustURL(t, s, URL{UserID: u.ID})
+
+	codes, err := s.DeleteUser(u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(codes) != 1 || codes[0] != link.ShortCode {
+		t.Errorf("stale codes = %v, want [%s]", codes, link.ShortCode)
+	}
+	if _, err := s.GetUser(u.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get deleted user: got %v, want ErrNotFound", err)
+	}
+	got, err := s.GetURL(link.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UserID != 0 {
+		t.Errorf("owner after delete = %d, want 0", got.UserID)
+	}
+	id := u.ID
+	if _, total, _ := s.ListURLs(URLFilter{UserID: &id}, Page{1, 10}); total != 0 {
+		t.Errorf("links listed for deleted user: %d", total)
+	}
+	if _, err := s.CreateUser(User{Username: "alice", Email: "alice@example.com"}); err != nil {
+		t.Errorf("reusing a deleted user's name: %v", err)
+	}
+}
+
+func TestDeletedCodeNeverReissued(t *testing.T) {
+	s := openStore(t, nil)
+	link := mustURL(t, s, URL{ShortCode: "launch"})
+	if _, err := s.CreateURL(URL{ShortCode: "launch", OriginalURL: "https://x.example/"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("taken code: got %v, want ErrConflict", err)
+	}
+	if _, err := s.DeleteURL(link.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetURLByCode("launch"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted code lookup: got %v, want ErrNotFound", err)
+	}
+	if _, err := s.CreateURL(URL{ShortCode: "launch", OriginalURL: "https://x.example/"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("deleted code: got %v, want ErrConflict", err)
+	}
+	id := link.ID
+	events, _, err := s.ListEvents(EventFilter{URLID: &id}, Page{1, 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || events[0].Type != EventCreated || events[1].Type != EventDeleted {
+		t.Errorf("events of deleted url = %+v, want created then deleted", events)
+	}
+}
+
+func TestUpdateURLEvents(t *testing.T) {
+	s := openStore(t, nil)
+	link := mustURL(t, s, URL{})
+	title := "Launch"
+	got, err := s.UpdateURL(link.ID, URLUpdate{
+		Title:       Some(&title),
+		IsActive:    Some(true), // unchanged: no event
+		OriginalURL: Some("https://example.org/new"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Title == nil || *got.Title != title || got.OriginalURL != "https://example.org/new" {
+		t.Errorf("updated url = %+v", got)
+	}
+	typ := EventUpdated
+	events, total, err := s.ListEvents(EventFilter{Type: &typ}, Page{1, 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 2 {
+		t.Fatalf("updated events = %d, want 2: %+v", total, events)
+	}
+	var details map[string]any
+	json.Unmarshal(events[0].Details, &details)
+	if details["field"] != "original_url" || details["new_value"] != "https://example.org/new" {
+		t.Errorf("first updated event details = %s", events[0].Details)
+	}
+}
+
+func TestListURLFilters(t *testing.T) {
+	s := openStore(t, nil)
+	alice, bob := mustUser(t, s, "alice"), mustUser(t, s, "bob")
+	for i := range 5 {
+		mustURL(t, s, URL{UserID: alice.ID, OriginalURL: fmt.Sprintf("https://a.example/%d", i)})
+	}
+	b := mustURL(t, s, URL{UserID: bob.ID})
+	if _, err := s.UpdateURL(b.ID, URLUpdate{IsActive: Some(false)}); err != nil {
+		t.Fatal(err)
+	}
+
+	yes, no := true, false
+	aliceID, bobID := alice.ID, bob.ID
+	code := b.ShortCode
+	tests := []struct {
+		name      string
+		filter    URLFilter
+		page      Page
+		wantTotal uint64
+		wantLen   int
+	}{
+		{"all", URLFilter{}, Page{1, 100}, 6, 6},
+		{"second page", URLFilter{}, Page{2, 4}, 6, 2},
+		{"past the end", URLFilter{}, Page{3, 4}, 6, 0},
+		{"by user", URLFilter{UserID: &aliceID}, Page{1, 2}, 5, 2},
+		{"active", URLFilter{IsActive: &yes}, Page{1, 100}, 5, 5},
+		{"inactive", URLFilter{IsActive: &no}, Page{1, 100}, 1, 1},
+		{"user and inactive", URLFilter{UserID: &bobID, IsActive: &no}, Page{1, 100}, 1, 1},
+		{"user and active", URLFilter{UserID: &bobID, IsActive: &yes}, Page{1, 100}, 0, 0},
+		{"by code", URLFilter{ShortCode: &code}, Page{1, 100}, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			urls, total, err := s.ListURLs(tt.filter, tt.page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != tt.wantTotal {
+				t.Errorf("total = %d, want %d", total, tt.wantTotal)
+			}
+			if len(urls) != tt.wantLen {
+				t.Errorf("page length = %d, want %d", len(urls), tt.wantLen)
+			}
+			for i := 1; i < len(urls); i++ {
+				if urls[i].ID <= urls[i-1].ID {
+					t.Errorf("ids out of order: %d after %d", urls[i].ID, urls[i-1].ID)
+				}
+			}
+		})
+	}
+}
+
+func TestRecordClicks(t *testing.T) {
+	s := openStore(t, nil)
+	u := mustUser(t, s, "alice")
+	link := mustURL(t, s, URL{UserID: u.ID})
+	gone := mustURL(t, s, URL{})
+	if _, err := s.DeleteURL(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	clicks := []Click{
+		{URLID: link.ID, UserID: u.ID, Time: time.Now(), Referrer: "https://ref.example/", UserAgent: "test"},
+		{URLID: link.ID, UserID: u.ID, Time: time.Now()},
+		{URLID: gone.ID, Time: time.Now()},
+	}
+	if err := s.RecordClicks(clicks); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetURL(link.ID)
+	if got.ClickCount != 2 {
+		t.Errorf("click count = %d, want 2", got.ClickCount)
+	}
+	typ := EventClick
+	events, total, _ := s.ListEvents(EventFilter{Type: &typ}, Page{1, 10})
+	if total != 2 {
+		t.Fatalf("click events = %d, want 2 (the deleted url's click is dropped)", total)
+	}
+	want := `{"referrer":"https://ref.example/","user_agent":"test"}`
+	if string(events[0].Details) != want || events[0].UserID != u.ID {
+		t.Errorf("click event = %+v, details %s", events[0], events[0].Details)
+	}
+}
+
+func TestConcurrentCreatesShareCommits(t *testing.T) {
+	s := openStore(t, nil)
+	var commits sync.WaitGroup
+	var mu sync.Mutex
+	n := 0
+	s.SetCommitHook(func(time.Duration, error) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+	})
+
+	const writers = 200
+	ids := make([]uint64, writers)
+	errs := make([]error, writers)
+	for i := range writers {
+		commits.Add(1)
+		go func() {
+			defer commits.Done()
+			u, err := s.CreateURL(URL{OriginalURL: fmt.Sprintf("https://example.com/%d", i), IsActive: true})
+			ids[i], errs[i] = u.ID, err
+		}()
+	}
+	commits.Wait()
+
+	seen := map[uint64]bool{}
+	for i, id := range ids {
+		if errs[i] != nil {
+			t.Fatalf("create %d: %v", i, errs[i])
+		}
+		if seen[id] {
+			t.Fatalf("id %d given twice", id)
+		}
+		seen[id] = true
+	}
+	if n >= writers {
+		t.Errorf("%d commits for %d concurrent creates; want fewer", n, writers)
+	}
+	c, _ := s.Counts()
+	if c.URLs != writers {
+		t.Errorf("url count = %d, want %d", c.URLs, writers)
+	}
+}
+
+func TestFailedWriteDoesNotFailBatch(t *testing.T) {
+	s := openStore(t, nil)
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Every writer asks for the same username: exactly one wins.
+			_, errs[i] = s.CreateUser(User{Username: "same", Email: fmt.Sprintf("u%d@example.com", i)})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrConflict):
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d creates of one username succeeded, want 1", ok)
+	}
+}
+
+func TestCommitFailureMakesStoreUnavailable(t *testing.T) {
+	s := openStore(t, &Options{MaxSize: 1 << 20})
+	link := mustURL(t, s, URL{})
+
+	// Grow the file past MaxSize, as a full disk would stop it.
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = 'a'
+	}
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = s.CreateURL(URL{OriginalURL: "https://example.com/" + string(big), IsActive: true})
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("write past MaxSize: got %v, want ErrUnavailable", err)
+	}
+	if s.Err() == nil {
+		t.Error("Err() is nil after a failed commit")
+	}
+	if _, err := s.CreateUser(User{Username: "late", Email: "late@example.com"}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("write after failure: got %v, want ErrUnavailable", err)
+	}
+	if _, err := s.GetURLByCode(link.ShortCode); err != nil {
+		t.Errorf("read after failure: %v", err)
+	}
+}
+
+func TestImportUpsertAndIDs(t *testing.T) {
+	s := openStore(t, nil)
+	ts := time.Date(2025, 6, 9, 11, 24, 49, 0, time.UTC)
+	users := []User{
+		{ID: 3, Username: "dup", Email: "a@example.com", CreatedAt: ts},
+		{ID: 7, Username: "dup", Email: "b@example.com", CreatedAt: ts},
+	}
+	if err := s.ImportUsers(users); err != nil {
+		t.Fatal(err)
+	}
+	users[0].Email = "changed@example.com"
+	if err := s.ImportUsers(users[:1]); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetUser(3)
+	if got.Email != "changed@example.com" || !got.CreatedAt.Equal(ts) {
+		t.Errorf("upserted user = %+v", got)
+	}
+	c, _ := s.Counts()
+	if c.Users != 2 {
+		t.Errorf("users after upsert = %d, want 2", c.Users)
+	}
+	next := mustUser(t, s, "fresh")
+	if next.ID != 8 {
+		t.Errorf("next user id = %d, want 8", next.ID)
+	}
+	if _, err := s.CreateUser(User{Username: "DUP", Email: "c@example.com"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("create with an imported username: got %v, want ErrConflict", err)
+	}
+}
+
+func TestImportURLConflictWritesNothing(t *testing.T) {
+	s := openStore(t, nil)
+	mustURL(t, s, URL{ShortCode: "taken"})
+	urls := []URL{
+		{ID: 10, ShortCode: "fresh1", OriginalURL: "https://a.example/", IsActive: true},
+		{ID: 11, ShortCode: "taken", OriginalURL: "https://b.example/", IsActive: true},
+	}
+	err := s.ImportURLs(urls)
+	var ie *ImportError
+	if !errors.As(err, &ie) || ie.ID != 11 || !errors.Is(err, ErrConflict) {
+		t.Fatalf("got %v, want ImportError for id 11 wrapping ErrConflict", err)
+	}
+	if _, err := s.GetURL(10); !errors.Is(err, ErrNotFound) {
+		t.Errorf("row before the conflict was written: %v", err)
+	}
+}
+
+func TestIDRange(t *testing.T) {
+	s := openStore(t, &Options{IDs: IDRange{First: 1000, Last: 1001}})
+	a, b := mustUser(t, s, "a"), mustUser(t, s, "b")
+	if a.ID != 1000 || b.ID != 1001 {
+		t.Errorf("ids = %d, %d; want 1000, 1001", a.ID, b.ID)
+	}
+	if _, err := s.CreateUser(User{Username: "c", Email: "c@example.com"}); !errors.Is(err, ErrIDsExhausted) {
+		t.Errorf("third id: got %v, want ErrIDsExhausted", err)
+	}
+}
+
+func TestCloseDrainsQueuedWrites(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "drain.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]error, 100)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, results[i] = s.CreateUser(User{Username: fmt.Sprintf("u%d", i), Email: fmt.Sprintf("u%d@example.com", i)})
+		}()
+	}
+	s.Close()
+	wg.Wait()
+	for _, err := range results {
+		if err != nil && !errors.Is(err, ErrUnavailable) {
+			t.Errorf("write racing Close: %v", err)
+		}
+	}
+	if _, err := s.CreateUser(User{Username: "late", Email: "late@example.com"}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("write after Close: got %v, want ErrUnavailable", err)
+	}
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// User is a person who owns links.
+type User struct {
+	ID        uint64
+	Username  string
+	Email     string
+	CreatedAt time.Time
+}
+
+// URL is a short link. A zero UserID means the link has no owner, and a nil
+// Title means the link has no title.
+type URL struct {
+	ID          uint64
+	UserID      uint64
+	ShortCode   string
+	OriginalURL string
+	Title       *string
+	IsActive    bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+
+	// ExpiresAt is the time after which the link stops redirecting; zero
+	// means never.
+	ExpiresAt time.Time
+
+	// MaxClicks is the number of clicks after which the link stops
+	// redirecting; zero means no limit.
+	MaxClicks uint64
+
+	// RedirectType is the HTTP status of the redirect; zero means the
+	// server's default.
+	RedirectType int
+
+	// ClickCount is the number of clicks recorded for the link. It is kept
+	// apart from the record and filled in by reads.
+	ClickCount uint64
+}
+
+// Event is something that happened to a link. A zero UserID means no user.
+// Details is always a JSON object.
+type Event struct {
+	ID        uint64
+	URLID     uint64
+	UserID    uint64
+	Type      string
+	Timestamp time.Time
+	Details   json.RawMessage
+}
+
+// Event types written by the store itself.
+const (
+	EventCreated = "created"
+	EventUpdated = "updated"
+	EventDeleted = "deleted"
+	EventClick   = "click"
+)
+
+// Page selects one page of a list. Page counts from 1.
+type Page struct {
+	Page    int
+	PerPage int
+}
+
+// offset returns the number of matches to skip before the page starts.
+func (p Page) offset() int {
+	return (p.Page - 1) * p.PerPage
+}
+
+// URLFilter narrows a list of URLs. Nil fields match everything.
+type URLFilter struct {
+	UserID    *uint64
+	IsActive  *bool
+	ShortCode *string
+}
+
+// EventFilter narrows a list of events. Nil fields match everything.
+type EventFilter struct {
+	URLID  *uint64
+	UserID *uint64
+	Type   *string
+}
+
+// Click is one redirect to be recorded as a click event.
+type Click struct {
+	URLID     uint64
+	UserID    uint64
+	Time      time.Time
+	Referrer  string
+	UserAgent string
+}
+
+// Counts holds the number of records of each kind.
+type Counts struct {
+	Users  uint64
+	URLs   uint64
+	Events uint64
+}
