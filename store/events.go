@@ -161,19 +161,19 @@ func listEventIDs(tx *bolt.Tx, f EventFilter, p Page) ([]uint64, uint64) {
 }
 
 // RecordClicks writes one click event per click and adds them to the click
-// counts of their URLs, in one commit. Clicks of URLs deleted since the
-// redirect are dropped.
+// counts of their URLs, in one commit. A click whose URL was deleted after
+// the redirect keeps its event, like every event of a deleted URL.
 func (s *Store) RecordClicks(clicks []Click) error {
 	return s.update(func(tx *bolt.Tx) error {
 		counts := tx.Bucket(bucketClicks)
 		for _, c := range clicks {
-			key := itob(c.URLID)
-			if tx.Bucket(bucketURLs).Get(key) == nil {
-				continue
-			}
 			details := clickDetails{Referrer: c.Referrer, UserAgent: c.UserAgent}
 			if err := s.appendEvent(tx, c.URLID, c.UserID, EventClick, c.Time.UTC().Truncate(time.Second), details); err != nil {
 				return err
+			}
+			key := itob(c.URLID)
+			if tx.Bucket(bucketURLs).Get(key) == nil {
+				continue
 			}
 			if err := counts.Put(key, itob(btoi(counts.Get(key))+1)); err != nil {
 				return err

@@ -282,8 +282,8 @@ func TestRecordClicks(t *testing.T) {
 	}
 	typ := EventClick
 	events, total, _ := s.ListEvents(EventFilter{Type: &typ}, Page{1, 10})
-	if total != 2 {
-		t.Fatalf("click events = %d, want 2 (the deleted url's click is dropped)", total)
+	if total != 3 {
+		t.Fatalf("click events = %d, want 3 (the deleted url's click keeps its event)", total)
 	}
 	want := `{"referrer":"https://ref.example/","user_agent":"test"}`
 	if string(events[0].Details) != want || events[0].UserID != u.ID {

@@ -1,0 +1,742 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linkbolt/linkbolt/cache"
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// commandTimeout bounds one in-process command, so that a command that
+// starts serving by mistake fails the test instead of hanging it.
+const commandTimeout = 20 * time.Second
+
+// CSV fixtures in the format that import reads: a header, then one record
+// per row.
+const (
+	usersCSV = "id,username,email,created_at\n" +
+		"1,alice,alice@example.com,2025-01-01 10:00:00\n" +
+		"2,bob,bob@example.com,2025-01-02 10:00:00\n"
+	urlsCSV = "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n" +
+		"1,1,abc123,https://example.com/one,One,True,2025-01-03 10:00:00,2025-01-03 11:00:00\n" +
+		"2,1,def456,https://example.com/two?q=%2B,Two,False,2025-01-04 10:00:00,2025-01-04 10:00:00\n" +
+		"3,2,ghi789,https://example.com/three#top,Three,True,2025-01-05 10:00:00,2025-01-05 10:00:00\n"
+	eventsCSV = "id,url_id,user_id,event_type,timestamp,details\n" +
+		`1,1,1,created,2025-01-03 10:00:00,"{""short_code"":""abc123"",""original_url"":""https://example.com/one""}"` + "\n" +
+		`2,2,1,updated,2025-01-04 12:00:00,"{""field"":""is_active"",""new_value"":""off""}"` + "\n"
+
+	// usersInvalidLine3CSV has an invalid email on line 3.
+	usersInvalidLine3CSV = "id,username,email,created_at\n" +
+		"1,alice,alice@example.com,2025-01-01 10:00:00\n" +
+		"2,bob,not-an-email,2025-01-02 10:00:00\n"
+
+	// urlsInvalidLine4CSV has an is_active that is not True or False on
+	// line 4.
+	urlsInvalidLine4CSV = "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n" +
+		"1,1,abc123,https://example.com/one,One,True,2025-01-03 10:00:00,2025-01-03 10:00:00\n" +
+		"2,1,def456,https://example.com/two,Two,True,2025-01-04 10:00:00,2025-01-04 10:00:00\n" +
+		"3,2,ghi789,https://example.com/three,Three,maybe,2025-01-05 10:00:00,2025-01-05 10:00:00\n"
+
+	// eventsInvalidLine2CSV has details that are a JSON array on line 2.
+	eventsInvalidLine2CSV = "id,url_id,user_id,event_type,timestamp,details\n" +
+		`1,1,1,created,2025-01-03 10:00:00,"[1,2]"` + "\n"
+)
+
+// result is the outcome of one in-process command.
+type result struct {
+	code   int
+	out    string
+	errOut string
+}
+
+// runCommand runs args through run and fails the test if the command does
+// not return within commandTimeout.
+func runCommand(t *testing.T, args ...string) result {
+	t.Helper()
+	done := make(chan result, 1)
+	go func() {
+		var out, errOut bytes.Buffer
+		code := run(args, &out, &errOut)
+		done <- result{code: code, out: out.String(), errOut: errOut.String()}
+	}()
+	select {
+	case res := <-done:
+		return res
+	case <-time.After(commandTimeout):
+		t.Fatalf("linkbolt %s did not return within %v", strings.Join(args, " "), commandTimeout)
+		return result{}
+	}
+}
+
+// clearEnv unsets every LINKBOLT_ variable for the duration of the test,
+// so that the environment of the test run cannot change its outcome.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "LINKBOLT_") {
+			t.Setenv(name, value)
+			os.Unsetenv(name)
+		}
+	}
+}
+
+// writeFile writes a fixture into dir and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// dbCounts opens the database file and returns its record counts.
+func dbCounts(t *testing.T, path string) store.Counts {
+	t.Helper()
+	st, err := store.Open(path, nil)
+	if err != nil {
+		t.Fatalf("opening %s: %v", path, err)
+	}
+	defer st.Close()
+	c, err := st.Counts()
+	if err != nil {
+		t.Fatalf("counting records of %s: %v", path, err)
+	}
+	return c
+}
+
+// takenAddr returns a loopback address that a listener of the test holds
+// until the test ends.
+func takenAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+func TestVersion(t *testing.T) {
+	res := runCommand(t, "version")
+	if res.code != exitOK {
+		t.Fatalf("exit code %d, want 0; stderr: %s", res.code, res.errOut)
+	}
+	want := regexp.MustCompile(`^linkbolt \S+ \(commit \S+, built \S+, ` + regexp.QuoteMeta(runtime.Version()) + `\)\n$`)
+	if !want.MatchString(res.out) {
+		t.Errorf("output %q does not match %s", res.out, want)
+	}
+	if !strings.HasPrefix(res.out, "linkbolt "+version+" (commit "+commit+", built "+date+",") {
+		t.Errorf("output %q does not name version %s, commit %s and date %s", res.out, version, commit, date)
+	}
+	if res.errOut != "" {
+		t.Errorf("stderr = %q, want empty", res.errOut)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "usage.db")
+	busyAddr := takenAddr(t)
+
+	// Every serve case names a busy address, so that a command that
+	// accepted its arguments by mistake fails to listen instead of serving.
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"unknown flag", []string{"serve", "--no-such-flag", "--addr", busyAddr, "--db", db}, "unknown flag"},
+		{"unknown global flag", []string{"--no-such-flag", "version"}, "unknown flag"},
+		{"flag value not an integer", []string{"serve", "--cache-size", "many", "--addr", busyAddr, "--db", db}, "cache-size"},
+		{"flag value not a duration", []string{"serve", "--click-flush", "soon", "--addr", busyAddr, "--db", db}, "click-flush"},
+		{"argument to version", []string{"version", "extra"}, "extra"},
+		{"argument to import", []string{"import", "--db", db, "extra"}, "extra"},
+		{"import without files", []string{"import", "--db", db}, "nothing to import"},
+		{"invalid log level", []string{"serve", "--log-level", "loud", "--addr", busyAddr, "--db", db}, "loud"},
+		{"invalid log format", []string{"serve", "--log-format", "xml", "--addr", busyAddr, "--db", db}, "xml"},
+		{"zero cache size", []string{"serve", "--cache-size", "0", "--addr", busyAddr, "--db", db}, "cache-size"},
+		{"invalid redirect status", []string{"serve", "--redirect-status", "303", "--addr", busyAddr, "--db", db}, "303"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runCommand(t, tt.args...)
+			if res.code != exitUsage {
+				t.Errorf("exit code %d, want %d; stderr: %s", res.code, exitUsage, res.errOut)
+			}
+			if !strings.Contains(res.errOut, tt.wantErr) {
+				t.Errorf("stderr %q does not contain %q", res.errOut, tt.wantErr)
+			}
+			lines := strings.Split(strings.TrimSuffix(res.errOut, "\n"), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "linkbolt: ") {
+				t.Errorf("last line of stderr %q does not start with \"linkbolt: \"", last)
+			}
+		})
+	}
+}
+
+func TestImportFixtures(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	users := writeFile(t, dir, "users.csv", usersCSV)
+	urls := writeFile(t, dir, "urls.csv", urlsCSV)
+	events := writeFile(t, dir, "events.csv", eventsCSV)
+
+	tests := []struct {
+		name       string
+		files      []string // flag, path pairs
+		wantOut    string
+		wantCounts store.Counts
+	}{
+		{
+			name:       "users only",
+			files:      []string{"--users", users},
+			wantOut:    "imported 2 users from " + users + "\n",
+			wantCounts: store.Counts{Users: 2},
+		},
+		{
+			name:       "urls only",
+			files:      []string{"--urls", urls},
+			wantOut:    "imported 3 urls from " + urls + "\n",
+			wantCounts: store.Counts{URLs: 3},
+		},
+		{
+			name:  "all three in flag order",
+			files: []string{"--events", events, "--urls", urls, "--users", users},
+			wantOut: "imported 2 users from " + users + "\n" +
+				"imported 3 urls from " + urls + "\n" +
+				"imported 2 events from " + events + "\n",
+			wantCounts: store.Counts{Users: 2, URLs: 3, Events: 2},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "import.db")
+			args := append([]string{"import", "--db", db}, tt.files...)
+			res := runCommand(t, args...)
+			if res.code != exitOK {
+				t.Fatalf("exit code %d, want 0; stderr: %s", res.code, res.errOut)
+			}
+			if res.out != tt.wantOut {
+				t.Errorf("output = %q, want %q", res.out, tt.wantOut)
+			}
+			if got := dbCounts(t, db); got != tt.wantCounts {
+				t.Errorf("counts = %+v, want %+v", got, tt.wantCounts)
+			}
+
+			// Rows are upserted by id, so a second import changes no count.
+			res = runCommand(t, args...)
+			if res.code != exitOK {
+				t.Fatalf("second import: exit code %d, want 0; stderr: %s", res.code, res.errOut)
+			}
+			if got := dbCounts(t, db); got != tt.wantCounts {
+				t.Errorf("counts after a second import = %+v, want %+v", got, tt.wantCounts)
+			}
+		})
+	}
+}
+
+func TestImportKeepsRecords(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "records.db")
+	res := runCommand(t, "import", "--db", db,
+		"--users", writeFile(t, dir, "users.csv", usersCSV),
+		"--urls", writeFile(t, dir, "urls.csv", urlsCSV))
+	if res.code != exitOK {
+		t.Fatalf("exit code %d, want 0; stderr: %s", res.code, res.errOut)
+	}
+
+	st, err := store.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUser(2)
+	if err != nil {
+		t.Fatalf("user 2: %v", err)
+	}
+	if u.Username != "bob" || u.Email != "bob@example.com" {
+		t.Errorf("user 2 = %+v, want bob <bob@example.com>", u)
+	}
+	if want := time.Date(2025, 1, 2, 10, 0, 0, 0, time.UTC); !u.CreatedAt.Equal(want) {
+		t.Errorf("user 2 created_at = %v, want %v", u.CreatedAt, want)
+	}
+
+	tests := []struct {
+		name       string
+		code       string
+		wantID     uint64
+		wantTarget string
+		wantActive bool
+	}{
+		{"active url", "abc123", 1, "https://example.com/one", true},
+		{"inactive url with escape", "def456", 2, "https://example.com/two?q=%2B", false},
+		{"url with fragment", "ghi789", 3, "https://example.com/three#top", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := st.GetURLByCode(tt.code)
+			if err != nil {
+				t.Fatalf("url %s: %v", tt.code, err)
+			}
+			if got.ID != tt.wantID {
+				t.Errorf("id = %d, want %d", got.ID, tt.wantID)
+			}
+			if got.OriginalURL != tt.wantTarget {
+				t.Errorf("original_url = %q, want %q", got.OriginalURL, tt.wantTarget)
+			}
+			if got.IsActive != tt.wantActive {
+				t.Errorf("is_active = %v, want %v", got.IsActive, tt.wantActive)
+			}
+		})
+	}
+}
+
+func TestImportInvalidCSV(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	users := writeFile(t, dir, "users.csv", usersCSV)
+	badUsers := writeFile(t, dir, "bad_users.csv", usersInvalidLine3CSV)
+	badURLs := writeFile(t, dir, "bad_urls.csv", urlsInvalidLine4CSV)
+	badEvents := writeFile(t, dir, "bad_events.csv", eventsInvalidLine2CSV)
+	missing := filepath.Join(dir, "missing.csv")
+
+	tests := []struct {
+		name       string
+		files      []string
+		wantErr    []string
+		wantOut    string
+		wantCounts store.Counts
+	}{
+		{
+			name:    "invalid users row",
+			files:   []string{"--users", badUsers},
+			wantErr: []string{"import users from " + badUsers, "line 3"},
+		},
+		{
+			name:       "invalid urls row after valid users",
+			files:      []string{"--users", users, "--urls", badURLs},
+			wantErr:    []string{"import urls from " + badURLs, "line 4"},
+			wantOut:    "imported 2 users from " + users + "\n",
+			wantCounts: store.Counts{Users: 2},
+		},
+		{
+			name:    "events details not an object",
+			files:   []string{"--events", badEvents},
+			wantErr: []string{"import events from " + badEvents, "line 2"},
+		},
+		{
+			name:    "missing file",
+			files:   []string{"--users", missing},
+			wantErr: []string{missing},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "invalid.db")
+			res := runCommand(t, append([]string{"import", "--db", db}, tt.files...)...)
+			if res.code != exitFailure {
+				t.Errorf("exit code %d, want %d; stderr: %s", res.code, exitFailure, res.errOut)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(res.errOut, want) {
+					t.Errorf("stderr %q does not contain %q", res.errOut, want)
+				}
+			}
+			if res.out != tt.wantOut {
+				t.Errorf("output = %q, want %q", res.out, tt.wantOut)
+			}
+			if got := dbCounts(t, db); got != tt.wantCounts {
+				t.Errorf("counts = %+v, want %+v: an invalid file must load nothing", got, tt.wantCounts)
+			}
+		})
+	}
+}
+
+func TestImportDatabaseInUse(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "held.db")
+	st, err := store.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	res := runCommand(t, "import", "--db", db, "--users", writeFile(t, dir, "users.csv", usersCSV))
+	if res.code != exitInUse {
+		t.Errorf("exit code %d, want %d; stderr: %s", res.code, exitInUse, res.errOut)
+	}
+	if !strings.Contains(res.errOut, "in use by another process") {
+		t.Errorf("stderr %q does not say the file is in use", res.errOut)
+	}
+}
+
+func TestEnvDatabase(t *testing.T) {
+	tests := []struct {
+		name      string
+		envDB     string // file name under the test directory, "" for unset
+		flagDB    string // file name under the test directory, "" for no flag
+		wantDB    string // file that receives the import
+		absentDBs []string
+	}{
+		{"env used without flag", "env.db", "", "env.db", []string{"flag.db", defaultDB}},
+		{"flag wins over env", "env.db", "flag.db", "flag.db", []string{"env.db", defaultDB}},
+		{"default without both", "", "", defaultDB, []string{"env.db", "flag.db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			dir := t.TempDir()
+
+			// The default database file is relative to the working directory.
+			t.Chdir(dir)
+			users := writeFile(t, dir, "users.csv", usersCSV)
+			if tt.envDB != "" {
+				t.Setenv("LINKBOLT_DB", filepath.Join(dir, tt.envDB))
+			}
+			args := []string{"import", "--users", users}
+			if tt.flagDB != "" {
+				args = append(args, "--db", filepath.Join(dir, tt.flagDB))
+			}
+
+			res := runCommand(t, args...)
+			if res.code != exitOK {
+				t.Fatalf("exit code %d, want 0; stderr: %s", res.code, res.errOut)
+			}
+			if got := dbCounts(t, filepath.Join(dir, tt.wantDB)); got.Users != 2 {
+				t.Errorf("%s holds %d users, want 2", tt.wantDB, got.Users)
+			}
+			for _, name := range tt.absentDBs {
+				if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s exists (stat error %v), want no such file", name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvServe(t *testing.T) {
+	// Every case fails before serving: the address is taken, so a command
+	// that opened the database closes it again and logs "database closed"
+	// at Info level, which shows the log level and format in effect.
+	tests := []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		wantCode   int
+		wantErr    []string
+		notWantErr []string
+	}{
+		{
+			name:     "default log level is info",
+			wantCode: exitFailure,
+			wantErr:  []string{`"msg":"database closed"`, "listen on"},
+		},
+		{
+			name:       "LINKBOLT_LOG_LEVEL used without flag",
+			env:        map[string]string{"LINKBOLT_LOG_LEVEL": "warn"},
+			wantCode:   exitFailure,
+			wantErr:    []string{"listen on"},
+			notWantErr: []string{"database closed"},
+		},
+		{
+			name:     "log level flag wins over env",
+			env:      map[string]string{"LINKBOLT_LOG_LEVEL": "warn"},
+			args:     []string{"--log-level", "info"},
+			wantCode: exitFailure,
+			wantErr:  []string{`"msg":"database closed"`},
+		},
+		{
+			name:     "LINKBOLT_LOG_FORMAT used without flag",
+			env:      map[string]string{"LINKBOLT_LOG_FORMAT": "text"},
+			wantCode: exitFailure,
+			wantErr:  []string{`msg="database closed"`},
+		},
+		{
+			name:     "invalid LINKBOLT_LOG_LEVEL",
+			env:      map[string]string{"LINKBOLT_LOG_LEVEL": "loud"},
+			wantCode: exitUsage,
+			wantErr:  []string{"loud"},
+		},
+		{
+			name:     "invalid log level in env ignored when flag is set",
+			env:      map[string]string{"LINKBOLT_LOG_LEVEL": "loud"},
+			args:     []string{"--log-level", "error"},
+			wantCode: exitFailure,
+			wantErr:  []string{"listen on"},
+		},
+		{
+			name:     "invalid LINKBOLT_CACHE_SIZE",
+			env:      map[string]string{"LINKBOLT_CACHE_SIZE": "abc"},
+			wantCode: exitUsage,
+			wantErr:  []string{"LINKBOLT_CACHE_SIZE", "abc"},
+		},
+		{
+			name:     "invalid LINKBOLT_CLICK_FLUSH",
+			env:      map[string]string{"LINKBOLT_CLICK_FLUSH": "soon"},
+			wantCode: exitUsage,
+			wantErr:  []string{"LINKBOLT_CLICK_FLUSH", "soon"},
+		},
+		{
+			name:     "invalid LINKBOLT_ACCESS_LOG",
+			env:      map[string]string{"LINKBOLT_ACCESS_LOG": "maybe"},
+			wantCode: exitUsage,
+			wantErr:  []string{"LINKBOLT_ACCESS_LOG", "maybe"},
+		},
+		{
+			name:     "invalid LINKBOLT_CACHE_SIZE ignored when flag is set",
+			env:      map[string]string{"LINKBOLT_CACHE_SIZE": "abc"},
+			args:     []string{"--cache-size", "10"},
+			wantCode: exitFailure,
+			wantErr:  []string{"listen on"},
+		},
+		{
+			name:     "LINKBOLT_CACHE_SIZE zero used without flag",
+			env:      map[string]string{"LINKBOLT_CACHE_SIZE": "0"},
+			wantCode: exitUsage,
+			wantErr:  []string{"cache-size"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			busyAddr := takenAddr(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			args := append([]string{"serve", "--addr", busyAddr, "--db", filepath.Join(t.TempDir(), "env.db")}, tt.args...)
+
+			res := runCommand(t, args...)
+			if res.code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; stderr: %s", res.code, tt.wantCode, res.errOut)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(res.errOut, want) {
+					t.Errorf("stderr %q does not contain %q", res.errOut, want)
+				}
+			}
+			for _, unwanted := range tt.notWantErr {
+				if strings.Contains(res.errOut, unwanted) {
+					t.Errorf("stderr %q contains %q", res.errOut, unwanted)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvAddr(t *testing.T) {
+	clearEnv(t)
+	busyAddr := takenAddr(t)
+	t.Setenv("LINKBOLT_ADDR", busyAddr)
+
+	res := runCommand(t, "serve", "--db", filepath.Join(t.TempDir(), "addr.db"))
+	if res.code != exitFailure {
+		t.Errorf("exit code %d, want %d; stderr: %s", res.code, exitFailure, res.errOut)
+	}
+	if want := "listen on " + busyAddr; !strings.Contains(res.errOut, want) {
+		t.Errorf("stderr %q does not contain %q: LINKBOLT_ADDR was not used", res.errOut, want)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a logger and the test may share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testServeOptions returns serve options on a loopback port and a new
+// database file, with every other value at the command's default.
+func testServeOptions(t *testing.T) *serveOptions {
+	t.Helper()
+	return &serveOptions{
+		addr:            "127.0.0.1:0",
+		db:              filepath.Join(t.TempDir(), "serve.db"),
+		cacheSize:       cache.DefaultSize,
+		shutdownTimeout: 5 * time.Second,
+	}
+}
+
+// httpClient talks to in-process servers only, never through a proxy, and
+// does not follow redirects.
+var httpClient = &http.Client{
+	Timeout:       10 * time.Second,
+	Transport:     &http.Transport{Proxy: nil},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func TestServeInProcess(t *testing.T) {
+	opts := testServeOptions(t)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	started := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- serve(ctx, opts, log, started) }()
+
+	var addr string
+	select {
+	case addr = <-started:
+	case err := <-errc:
+		t.Fatalf("serve returned before it started: %v", err)
+	case <-time.After(commandTimeout):
+		t.Fatalf("serve did not start within %v", commandTimeout)
+	}
+	base := "http://" + addr
+
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		body       string
+		wantStatus int
+	}{
+		{"health", http.MethodGet, "/health", "", http.StatusOK},
+		{"create user", http.MethodPost, "/users", `{"username":"inproc","email":"inproc@example.com"}`, http.StatusCreated},
+		{"create url", http.MethodPost, "/urls", `{"original_url":"https://example.com/inproc","short_code":"inproc"}`, http.StatusCreated},
+		{"redirect", http.MethodGet, "/inproc", "", http.StatusFound},
+		{"unknown code", http.MethodGet, "/nosuchcode", "", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, base+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			resp, err := httpClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tt.method, tt.path, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("%s %s: status %d, want %d; body %s", tt.method, tt.path, resp.StatusCode, tt.wantStatus, body)
+			}
+		})
+	}
+
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("serve returned %v after cancel, want nil", err)
+		}
+	case <-time.After(commandTimeout):
+		t.Fatalf("serve did not return within %v of cancel", commandTimeout)
+	}
+
+	for _, msg := range []string{"linkbolt started", "shutting down", "flushing clicks", "server stopped", "database closed"} {
+		if !strings.Contains(logs.String(), `"msg":"`+msg+`"`) {
+			t.Errorf("log has no %q line:\n%s", msg, logs.String())
+		}
+	}
+
+	// serve closed the file, so it opens at once, and the writes and the
+	// click of the redirect are in it.
+	if got, want := dbCounts(t, opts.db), (store.Counts{Users: 1, URLs: 1, Events: 2}); got != want {
+		t.Errorf("counts after serve = %+v, want %+v (one user, one url, its created event and one click)", got, want)
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(t *testing.T, o *serveOptions)
+		wantIs    error // nil to skip the errors.Is check
+		wantUsage bool  // run maps a usage error to exit code 2
+	}{
+		{
+			name:      "zero cache size",
+			setup:     func(t *testing.T, o *serveOptions) { o.cacheSize = 0 },
+			wantUsage: true,
+		},
+		{
+			name: "database in use",
+			setup: func(t *testing.T, o *serveOptions) {
+				st, err := store.Open(o.db, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+			},
+			wantIs: store.ErrInUse,
+		},
+		{
+			name:  "port in use",
+			setup: func(t *testing.T, o *serveOptions) { o.addr = takenAddr(t) },
+		},
+		{
+			name:      "invalid redirect status",
+			setup:     func(t *testing.T, o *serveOptions) { o.redirectStatus = 303 },
+			wantUsage: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testServeOptions(t)
+			tt.setup(t, opts)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+
+			started := make(chan string, 1)
+			errc := make(chan error, 1)
+			go func() { errc <- serve(ctx, opts, slog.New(slog.DiscardHandler), started) }()
+
+			var err error
+			select {
+			case err = <-errc:
+			case addr := <-started:
+				cancel()
+				<-errc
+				t.Fatalf("serve started on %s, want an error", addr)
+			case <-time.After(commandTimeout):
+				t.Fatalf("serve did not return within %v", commandTimeout)
+			}
+			if err == nil {
+				t.Fatal("serve returned nil, want an error")
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %v does not wrap %v", err, tt.wantIs)
+			}
+			var usage usageError
+			if got := errors.As(err, &usage); got != tt.wantUsage {
+				t.Errorf("error %v is a usage error: %v, want %v", err, got, tt.wantUsage)
+			}
+		})
+	}
+}

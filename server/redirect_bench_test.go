@@ -1,0 +1,52 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// discardWriter is a ResponseWriter that keeps only the header map, so the
+// benchmark measures the handler rather than a recorder.
+type discardWriter struct {
+	header http.Header
+}
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+func BenchmarkRedirectCacheHit(b *testing.B) {
+	srv, st := newBenchServer(b)
+	if _, err := st.CreateURL(store.URL{ShortCode: "bench1", OriginalURL: "https://example.com/a?b=c", IsActive: true}); err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodHead, "/bench1", nil)
+	w := &discardWriter{header: http.Header{}}
+	srv.ServeHTTP(w, req) // fills the cache
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		srv.ServeHTTP(w, req)
+	}
+}
+
+func newBenchServer(b *testing.B) (*Server, *store.Store) {
+	b.Helper()
+	st, err := store.Open(b.TempDir()+"/bench.db", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(Options{Store: st})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		srv.clicks.close()
+		st.Close()
+	})
+	return srv, st
+}
