@@ -299,7 +299,7 @@ func wantObject(t *testing.T, resp apiResponse, status int) map[string]any {
 	return obj
 }
 
-// wantArray checks for a JSON array of objects; null is not an array.
+// wantArray checks for a JSON array of objects. A null body fails.
 func wantArray(t *testing.T, resp apiResponse, status int) []map[string]any {
 	t.Helper()
 	values, ok := wantJSON(t, resp, status).([]any)
@@ -395,21 +395,13 @@ func jsonID(t *testing.T, v any) uint64 {
 	return uint64(n)
 }
 
-// jsonOptionalID returns v, which must be an id or null; null gives 0.
+// jsonOptionalID returns v, which must be an id or null. Null gives 0.
 func jsonOptionalID(t *testing.T, v any) uint64 {
 	t.Helper()
 	if v == nil {
 		return 0
 	}
 	return jsonID(t, v)
-}
-
-// idValue returns the JSON value that an API body holds for an optional id.
-func idValue(id uint64) any {
-	if id == 0 {
-		return nil
-	}
-	return json.Number(strconv.FormatUint(id, 10))
 }
 
 var timestampPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$`)
@@ -428,8 +420,8 @@ func jsonTime(t *testing.T, v any) time.Time {
 	return ts
 }
 
-// wantTimeBetween checks that a timestamp is from a request sent after
-// before and answered before after, at the API's one-second resolution.
+// wantTimeBetween checks that a timestamp lies between before and after,
+// the times taken around the request, at the API's one-second resolution.
 func wantTimeBetween(t *testing.T, v any, before, after time.Time) {
 	t.Helper()
 	ts := jsonTime(t, v)
@@ -1390,19 +1382,34 @@ func TestDeleteURL(t *testing.T) {
 	})
 	t.Run("events kept", func(t *testing.T) {
 		events := a.events(t, fmt.Sprintf("url_id=%d", id))
-		var types []string
+		byType := map[string][]map[string]any{}
 		for _, ev := range events {
-			types = append(types, ev["event_type"].(string))
+			typ := ev["event_type"].(string)
+			byType[typ] = append(byType[typ], ev)
 		}
-		if want := []string{"created", "click", "deleted"}; !slices.Equal(types, want) {
-			t.Fatalf("event types %v, want %v", types, want)
+		if len(byType["created"]) != 1 || len(byType["deleted"]) != 1 {
+			t.Fatalf("events %v, want one created and one deleted", events)
 		}
-		deleted := events[2]
+		deleted := byType["deleted"][0]
 		if got := jsonOptionalID(t, deleted["user_id"]); got != owner {
 			t.Errorf("deleted event user_id %d, want %d", got, owner)
 		}
 		wantJSONEqual(t, deleted["details"], `{"reason":"user_requested"}`)
 		wantTimeBetween(t, deleted["timestamp"], before, after)
+	})
+
+	// The redirect returned 302 while the link was active, so its
+	// click is one of the events that stay. Event ids need not follow
+	// the order of the requests.
+	t.Run("click before delete kept", func(t *testing.T) {
+		var types []string
+		for _, ev := range a.events(t, fmt.Sprintf("url_id=%d", id)) {
+			types = append(types, ev["event_type"].(string))
+		}
+		slices.Sort(types)
+		if want := []string{"click", "created", "deleted"}; !slices.Equal(types, want) {
+			t.Fatalf("event types %v, want one each of %v", types, want)
+		}
 	})
 }
 
@@ -1498,7 +1505,7 @@ func TestRedirectClick(t *testing.T) {
 			after := time.Now()
 			wantStatus(t, resp, http.StatusFound)
 
-			// The click must be listed as soon as the redirect is answered.
+			// The click must be listed as soon as the redirect response arrives.
 			clicks := a.events(t, fmt.Sprintf("url_id=%d&event_type=click", id))
 			if len(clicks) != i+1 {
 				t.Fatalf("%d click events after %d redirects", len(clicks), i+1)
@@ -1659,7 +1666,7 @@ func TestRedirectFollowsUpdates(t *testing.T) {
 	path := fmt.Sprintf("/urls/%d", jsonID(t, link["id"]))
 	code := "/" + link["short_code"].(string)
 
-	// Cases run in order; each redirect follows the update before it.
+	// Cases run in order, and each redirect follows the update before it.
 	tests := []struct {
 		name     string
 		update   string
@@ -2010,7 +2017,7 @@ func TestListEventFilters(t *testing.T) {
 	url2 := jsonID(t, a.createURL(t, map[string]any{"original_url": "https://example.com/e2", "user_id": bob})["id"])
 	a.createURL(t, map[string]any{"original_url": "https://example.com/e3"})
 
-	// Events 1 to 3 are the created events; 4 to 6 follow.
+	// Events 1 to 3 are the created events, and 4 to 6 are posted here.
 	for _, body := range []map[string]any{
 		{"event_type": "share", "url_id": url1, "user_id": bob},
 		{"event_type": "share", "url_id": url2},
@@ -2160,7 +2167,7 @@ func TestBulkKeepsRecords(t *testing.T) {
 		resp := a.get(t, "/Abc123")
 		wantStatus(t, resp, http.StatusFound)
 		if got := resp.header.Get("Location"); got != "https://example.com/a?x=1&x=2#top" {
-			t.Errorf("Location %q", got)
+			t.Errorf("Location %q, want https://example.com/a?x=1&x=2#top", got)
 		}
 		wantError(t, a.get(t, "/xyz789"), http.StatusNotFound, "")
 		clicks := a.events(t, "url_id=5&event_type=click")
@@ -2200,6 +2207,40 @@ func TestBulkKeepsRecords(t *testing.T) {
 			t.Errorf("users: X-Total-Count %d, want 4", n)
 		}
 	})
+}
+
+func TestBulkImportRedirects(t *testing.T) {
+	a := startAPI(t, Options{})
+	const header = "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n"
+
+	// Cases run in order. Each request before the import may leave the
+	// code's old state in a cache.
+	tests := []struct {
+		name     string
+		row      string
+		status   int
+		location string
+	}{
+		{name: "new code", row: "1,,Imp0rt,https://example.com/v1,,True,2024-01-01 00:00:00,\n",
+			status: http.StatusFound, location: "https://example.com/v1"},
+		{name: "new target", row: "1,,Imp0rt,https://example.com/v2,,True,2024-01-01 00:00:00,\n",
+			status: http.StatusFound, location: "https://example.com/v2"},
+		{name: "deactivated", row: "1,,Imp0rt,https://example.com/v2,,False,2024-01-01 00:00:00,\n",
+			status: http.StatusNotFound},
+		{name: "reactivated", row: "1,,Imp0rt,https://example.com/v3,,True,2024-01-01 00:00:00,\n",
+			status: http.StatusFound, location: "https://example.com/v3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a.get(t, "/Imp0rt")
+			a.importCSV(t, "/urls/bulk", header+tc.row)
+			resp := a.get(t, "/Imp0rt")
+			wantStatus(t, resp, tc.status)
+			if got := resp.header.Get("Location"); got != tc.location {
+				t.Fatalf("Location %q, want %q", got, tc.location)
+			}
+		})
+	}
 }
 
 func TestBulkAllOrNothing(t *testing.T) {
@@ -2506,5 +2547,66 @@ func checkSeedRedirects(t *testing.T, a *apiClient, rows []map[string]string, ac
 	_, clicks := a.list(t, "/events?event_type=click")
 	if clicks-clicksBefore != active {
 		t.Fatalf("%d click events after %d redirects", clicks-clicksBefore, active)
+	}
+}
+
+// TestStoreClosed checks that reads and writes of a store that can no longer
+// be read return 503, health included, and never 500.
+func TestStoreClosed(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "linkbolt.db"), nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	srv, err := New(Options{Store: st, Clicks: RecorderOptions{Flush: testClickFlush}})
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	ts := httptest.NewServer(srv)
+	a := &apiClient{base: ts.URL, client: ts.Client()}
+	a.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	t.Cleanup(func() {
+		ts.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shut down server: %v", err)
+		}
+	})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/closed"})
+	code := link["short_code"].(string)
+	if err := st.Close(); err != nil {
+		t.Fatalf("close store: %v", err)
+	}
+
+	body := wantObject(t, a.get(t, "/health"), http.StatusServiceUnavailable)
+	if body["status"] != "unavailable" {
+		t.Errorf("health status %#v, want \"unavailable\"", body["status"])
+	}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+	}{
+		{name: "list users", method: http.MethodGet, path: "/users"},
+		{name: "get user", method: http.MethodGet, path: "/users/1"},
+		{name: "create user", method: http.MethodPost, path: "/users", body: `{"username":"zed","email":"zed@example.com"}`},
+		{name: "list urls", method: http.MethodGet, path: "/urls"},
+		{name: "get url", method: http.MethodGet, path: "/urls/1"},
+		{name: "update url", method: http.MethodPut, path: "/urls/1", body: `{"title":"x"}`},
+		{name: "delete url", method: http.MethodDelete, path: "/urls/1"},
+		{name: "list events", method: http.MethodGet, path: "/events"},
+		{name: "create event", method: http.MethodPost, path: "/events", body: `{"event_type":"share","url_id":1}`},
+		{name: "redirect", method: http.MethodGet, path: "/" + code},
+		{name: "unknown code", method: http.MethodGet, path: "/" + code + "x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := apiRequest{method: tc.method, path: tc.path, body: tc.body}
+			if tc.body != "" {
+				req.contentType = "application/json"
+			}
+			wantError(t, a.do(t, req), http.StatusServiceUnavailable, "")
+		})
 	}
 }

@@ -78,7 +78,7 @@ func errorResponse(err error) (int, errorBody) {
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, errorBody{Error: clientMessage(err)}
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrIDsExhausted):
-		return http.StatusServiceUnavailable, errorBody{Error: "the store is not accepting writes; retry later or ask the operator to check the server log"}
+		return http.StatusServiceUnavailable, errorBody{Error: "the database is not available; retry later, and ask the operator to check the server log if it persists"}
 	}
 	return http.StatusInternalServerError, errorBody{Error: "internal server error; the server log has the details"}
 }

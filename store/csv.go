@@ -151,29 +151,37 @@ const (
 // error is a *CSVError and no users are returned. An error of r is returned
 // wrapped.
 func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, error) {
-	rows, err := newCSVRows(r, userColumns)
+	parse := func(rows *csvRows) (User, error) { return parseUserRow(rows.values) }
+	return parseCSV(r, userColumns, parse, check, func(u *User) uint64 { return u.ID })
+}
+
+// parseCSV reads every row of a CSV file with parse, then check, and
+// returns the records sorted by id, one per id, or a *CSVError listing the
+// invalid rows.
+func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, error), check func(*T) error, id func(*T) uint64) ([]T, error) {
+	rows, err := newCSVRows(r, columns)
 	if err != nil {
 		return nil, err
 	}
 
-	var users []User
+	var records []T
 	for rows.next() {
-		u, err := parseUserRow(rows.values)
+		rec, err := parse(rows)
 		if err == nil && check != nil {
-			err = check(&u)
+			err = check(&rec)
 		}
 		if err != nil {
 			rows.reject(err.Error())
 			continue
 		}
 		if rows.valid() {
-			users = append(users, u)
+			records = append(records, rec)
 		}
 	}
 	if err := rows.close(); err != nil {
 		return nil, err
 	}
-	return sortUniqueByID(users, func(u *User) uint64 { return u.ID }), nil
+	return sortUniqueByID(records, id), nil
 }
 
 // ParseURLsCSV reads a whole urls CSV file with the columns id, user_id,
@@ -192,11 +200,6 @@ func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, error) {
 // id. If any row is invalid, or the file is not valid CSV, the error is a
 // *CSVError and no URLs are returned. An error of r is returned wrapped.
 func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, error) {
-	rows, err := newCSVRows(r, urlColumns)
-	if err != nil {
-		return nil, err
-	}
-
 	// codes maps each short code to the first id and line that used it.
 	type codeOwner struct {
 		id   uint64
@@ -204,34 +207,22 @@ func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, error) {
 	}
 	codes := make(map[string]codeOwner)
 
-	var urls []URL
-	for rows.next() {
+	parse := func(rows *csvRows) (URL, error) {
 		u, err := parseURLRow(rows.values, rows.has(urlColTitle))
-		if err == nil {
-			owner, used := codes[u.ShortCode]
-			switch {
-			case !used:
-				codes[u.ShortCode] = codeOwner{id: u.ID, line: rows.line}
-			case owner.id != u.ID:
-				err = fmt.Errorf("short_code %s is already used by id %d on line %d",
-					quoteCell(u.ShortCode), owner.id, owner.line)
-			}
-		}
-		if err == nil && check != nil {
-			err = check(&u)
-		}
 		if err != nil {
-			rows.reject(err.Error())
-			continue
+			return u, err
 		}
-		if rows.valid() {
-			urls = append(urls, u)
+		owner, used := codes[u.ShortCode]
+		switch {
+		case !used:
+			codes[u.ShortCode] = codeOwner{id: u.ID, line: rows.line}
+		case owner.id != u.ID:
+			err = fmt.Errorf("short_code %s is already used by id %d on line %d",
+				quoteCell(u.ShortCode), owner.id, owner.line)
 		}
+		return u, err
 	}
-	if err := rows.close(); err != nil {
-		return nil, err
-	}
-	return sortUniqueByID(urls, func(u *URL) uint64 { return u.ID }), nil
+	return parseCSV(r, urlColumns, parse, check, func(u *URL) uint64 { return u.ID })
 }
 
 // ParseEventsCSV reads a whole events CSV file with the columns id, url_id,
@@ -248,29 +239,8 @@ func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, error) {
 // error is a *CSVError and no events are returned. An error of r is
 // returned wrapped.
 func ParseEventsCSV(r io.Reader, check func(*Event) error) ([]Event, error) {
-	rows, err := newCSVRows(r, eventColumns)
-	if err != nil {
-		return nil, err
-	}
-
-	var events []Event
-	for rows.next() {
-		ev, err := parseEventRow(rows.values)
-		if err == nil && check != nil {
-			err = check(&ev)
-		}
-		if err != nil {
-			rows.reject(err.Error())
-			continue
-		}
-		if rows.valid() {
-			events = append(events, ev)
-		}
-	}
-	if err := rows.close(); err != nil {
-		return nil, err
-	}
-	return sortUniqueByID(events, func(ev *Event) uint64 { return ev.ID }), nil
+	parse := func(rows *csvRows) (Event, error) { return parseEventRow(rows.values) }
+	return parseCSV(r, eventColumns, parse, check, func(ev *Event) uint64 { return ev.ID })
 }
 
 func parseUserRow(values []string) (User, error) {

@@ -99,7 +99,7 @@ func (s *Store) CreateEvent(ev Event) (Event, error) {
 // GetEvent returns the event with the given id, or ErrNotFound.
 func (s *Store) GetEvent(id uint64) (Event, error) {
 	var ev Event
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		ev, err = getEvent(tx, id)
 		return err
@@ -112,7 +112,7 @@ func (s *Store) GetEvent(id uint64) (Event, error) {
 func (s *Store) ListEvents(f EventFilter, p Page) ([]Event, uint64, error) {
 	var events []Event
 	var total uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ids, n := listEventIDs(tx, f, p)
 		total = n
 		for _, id := range ids {

@@ -212,7 +212,7 @@ func (s *Store) Err() error {
 
 // Ping reads the file to check that it can still be read.
 func (s *Store) Ping() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
 			return fmt.Errorf("%w: meta bucket missing", ErrCorrupt)
 		}
@@ -229,7 +229,7 @@ func (s *Store) SetCommitHook(fn func(time.Duration, error)) {
 // Size returns the size of the database file in bytes.
 func (s *Store) Size() int64 {
 	var size int64
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		size = tx.Size()
 		return nil
 	})
@@ -239,7 +239,7 @@ func (s *Store) Size() int64 {
 // Counts returns the number of users, URLs and events.
 func (s *Store) Counts() (Counts, error) {
 	var c Counts
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		c.Users = btoi(meta.Get(metaUsers))
 		c.URLs = btoi(meta.Get(metaURLs))
@@ -257,6 +257,16 @@ func addCount(tx *bolt.Tx, key []byte, delta int64) error {
 		n = 0
 	}
 	return meta.Put(key, itob(uint64(n)))
+}
+
+// view runs fn in a read transaction. A file that is closed reads as
+// ErrUnavailable, so that callers answer 503 rather than 500.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 // update runs fn in a write transaction shared with other concurrent writes

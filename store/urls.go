@@ -150,7 +150,7 @@ type deletedDetails struct {
 // GetURL returns the URL with the given id, or ErrNotFound.
 func (s *Store) GetURL(id uint64) (URL, error) {
 	var u URL
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		u, err = getURL(tx, id)
 		return err
@@ -162,7 +162,7 @@ func (s *Store) GetURL(id uint64) (URL, error) {
 // It runs one short read transaction, for the redirect path.
 func (s *Store) GetURLByCode(code string) (URL, error) {
 	var u URL
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketURLCodes).Get([]byte(code))
 		if id == nil {
 			return fmt.Errorf("%w: no url with short_code %q", ErrNotFound, code)
@@ -312,7 +312,7 @@ func deleteURL(tx *bolt.Tx, u *URL) error {
 func (s *Store) ListURLs(f URLFilter, p Page) ([]URL, uint64, error) {
 	var urls []URL
 	var total uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ids, n := listURLIDs(tx, f, p)
 		total = n
 		for _, id := range ids {

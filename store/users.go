@@ -101,7 +101,7 @@ func (s *Store) CreateUser(u User) (User, error) {
 // GetUser returns the user with the given id, or ErrNotFound.
 func (s *Store) GetUser(id uint64) (User, error) {
 	var u User
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		u, err = getUser(tx, id)
 		return err
@@ -189,7 +189,7 @@ func disownURLs(tx *bolt.Tx, user uint64) ([]string, error) {
 func (s *Store) ListUsers(p Page) ([]User, uint64, error) {
 	var users []User
 	var total uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		total = btoi(tx.Bucket(bucketMeta).Get(metaUsers))
 		c := tx.Bucket(bucketUsers).Cursor()
 		k, v := c.First()
