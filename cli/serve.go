@@ -36,6 +36,10 @@ type serveOptions struct {
 	clickFlush      time.Duration
 	shutdownTimeout time.Duration
 	accessLog       bool
+	apiKeysFile     string
+	rateLimit       float64
+	rateBurst       int
+	trustedProxies  []string
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -66,7 +70,15 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	f.DurationVar(&o.clickFlush, "click-flush", server.DefaultClickFlush, "longest wait before queued clicks are written (env LINKBOLT_CLICK_FLUSH)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "longest wait for requests in flight at shutdown (env LINKBOLT_SHUTDOWN_TIMEOUT)")
 	f.BoolVar(&o.accessLog, "access-log", false, "log every request; redirects at debug level (env LINKBOLT_ACCESS_LOG)")
+	f.StringVar(&o.apiKeysFile, "api-keys-file", "", "file of API keys, one per line; LINKBOLT_API_KEYS (comma-separated) adds more (env LINKBOLT_API_KEYS_FILE)")
+	f.Float64Var(&o.rateLimit, "rate-limit", 0, "write requests per second allowed per client; 0 turns the limit off (env LINKBOLT_RATE_LIMIT)")
+	f.IntVar(&o.rateBurst, "rate-burst", 0, "write requests a client may send at once; 0 means the rate limit rounded up (env LINKBOLT_RATE_BURST)")
+	f.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "addresses or CIDR networks of proxies whose X-Forwarded-For names the client (env LINKBOLT_TRUSTED_PROXIES)")
 	bindEnv(f, map[string]string{
+		"api-keys-file":    "LINKBOLT_API_KEYS_FILE",
+		"rate-limit":       "LINKBOLT_RATE_LIMIT",
+		"rate-burst":       "LINKBOLT_RATE_BURST",
+		"trusted-proxies":  "LINKBOLT_TRUSTED_PROXIES",
 		"addr":             "LINKBOLT_ADDR",
 		"db":               "LINKBOLT_DB",
 		"cache-size":       "LINKBOLT_CACHE_SIZE",
@@ -84,6 +96,14 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<- string) error {
 	if o.cacheSize <= 0 {
 		return usageError{fmt.Errorf("invalid --cache-size %d: must be positive", o.cacheSize)}
+	}
+	keys, err := loadAPIKeys(o.apiKeysFile)
+	if err != nil {
+		return err
+	}
+	proxies, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return usageError{err}
 	}
 	st, err := store.Open(o.db, nil)
 	if err != nil {
@@ -109,6 +129,8 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		RedirectStatus: o.redirectStatus,
 		Clicks:         server.RecorderOptions{Queue: o.clickQueue, Flush: o.clickFlush},
 		AccessLog:      o.accessLog,
+		APIKeys:        keys,
+		RateLimit:      server.RateLimit{PerSecond: o.rateLimit, Burst: o.rateBurst, TrustedProxies: proxies},
 	})
 	if err != nil {
 		return usageError{err}
@@ -123,7 +145,11 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		return err
 	}
 	log.Info("linkbolt started", "version", version, "addr", srv.Addr(), "db", o.db,
-		"users", counts.Users, "urls", counts.URLs, "events", counts.Events)
+		"users", counts.Users, "urls", counts.URLs, "events", counts.Events,
+		"api_keys", len(keys), "rate_limit", o.rateLimit)
+	if len(keys) == 0 && !isLoopback(srv.Addr()) {
+		log.Warn("the API is open to anyone who can reach this address; set LINKBOLT_API_KEYS or --api-keys-file", "addr", srv.Addr())
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()

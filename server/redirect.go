@@ -36,7 +36,9 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.redirectExpired.Inc()
 		return errGone("the link with short code %q expired", code)
 	}
-	if e.MaxClicks != 0 && !s.underLimit(r, e) {
+	userAgent := r.Header.Get("User-Agent")
+	bot := isBot(userAgent)
+	if e.MaxClicks != 0 && !s.underLimit(r, e, bot) {
 		s.metrics.redirectExpired.Inc()
 		return errGone("the link with short code %q reached its click limit", code)
 	}
@@ -52,7 +54,8 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 			UserID:    e.UserID,
 			Time:      time.Now(),
 			Referrer:  truncate(r.Header.Get("Referer"), maxClickField),
-			UserAgent: truncate(r.Header.Get("User-Agent"), maxClickField),
+			UserAgent: truncate(userAgent, maxClickField),
+			Bot:       bot,
 		})
 	}
 	status := e.Status
@@ -68,10 +71,10 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 }
 
 // underLimit counts a GET against the link's click limit and reports
-// whether it may redirect; a HEAD only checks.
-func (s *Server) underLimit(r *http.Request, e cache.Entry) bool {
+// whether it may redirect. A HEAD or a bot only checks.
+func (s *Server) underLimit(r *http.Request, e cache.Entry, bot bool) bool {
 	load := s.storedClicks(r, e.URLID)
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet && !bot {
 		return s.limits.take(e.URLID, e.MaxClicks, load)
 	}
 	return s.limits.allows(e.URLID, e.MaxClicks, load)
@@ -142,6 +145,11 @@ func truncate(s string, n int) string {
 // server, so that a custom code can never shadow a route, present or added
 // later to the table.
 func (s *Server) reservedCode(code string) bool {
+	for _, path := range reservedPaths {
+		if strings.EqualFold(path, code) {
+			return true
+		}
+	}
 	for _, rt := range s.routeTable() {
 		_, path, _ := strings.Cut(rt.pattern, " ")
 		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")

@@ -12,42 +12,53 @@ import (
 // that every error reaches the client through writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route is one entry of the route table.
+// route is one entry of the route table. A public route is open without
+// an API key.
 type route struct {
 	pattern string
 	handle  handlerFunc
+	public  bool
 }
 
-// routeTable lists every route the server answers. Redirect routes come
-// last: ServeMux prefers the literal paths above them anyway.
+// reservedPaths are top-level paths kept for routes that are planned but
+// not served, so that no custom code takes them first.
+var reservedPaths = []string{"ui"}
+
+// routeTable lists every route the server answers. ServeMux prefers the
+// literal paths over the redirect routes at the end.
 func (s *Server) routeTable() []route {
 	return []route{
-		{"GET /health", s.health},
-		{"GET /ready", s.ready},
-		{"GET /metrics", s.serveMetrics},
+		{"GET /health", s.health, true},
+		{"GET /ready", s.ready, true},
+		{"GET /metrics", s.serveMetrics, true},
+		{"GET /openapi.json", s.openAPI, true},
 
-		{"GET /users", s.listUsers},
-		{"POST /users", s.createUser},
-		{"POST /users/bulk", s.importUsers},
-		{"GET /users/{id}", s.getUser},
-		{"PUT /users/{id}", s.updateUser},
-		{"DELETE /users/{id}", s.deleteUser},
+		{"GET /users", s.listUsers, false},
+		{"POST /users", s.createUser, false},
+		{"POST /users/bulk", s.importUsers, false},
+		{"GET /users/{id}", s.getUser, false},
+		{"PUT /users/{id}", s.updateUser, false},
+		{"DELETE /users/{id}", s.deleteUser, false},
 
-		{"GET /urls", s.listURLs},
-		{"POST /urls", s.createURL},
-		{"POST /urls/bulk", s.importURLs},
-		{"GET /urls/{id}", s.getURL},
-		{"PUT /urls/{id}", s.updateURL},
-		{"DELETE /urls/{id}", s.deleteURL},
+		{"GET /urls", s.listURLs, false},
+		{"POST /urls", s.createURL, false},
+		{"POST /urls/bulk", s.importURLs, false},
+		{"GET /urls/{id}", s.getURL, false},
+		{"PUT /urls/{id}", s.updateURL, false},
+		{"DELETE /urls/{id}", s.deleteURL, false},
+		{"GET /urls/{id}/stats", s.urlStats, false},
 
-		{"GET /events", s.listEvents},
-		{"POST /events", s.createEvent},
-		{"POST /events/bulk", s.importEvents},
-		{"GET /events/{id}", s.getEvent},
+		{"GET /events", s.listEvents, false},
+		{"POST /events", s.createEvent, false},
+		{"POST /events/bulk", s.importEvents, false},
+		{"GET /events/{id}", s.getEvent, false},
 
-		{"GET /urls/{code}/redirect", s.redirect},
-		{"GET /{code}", s.redirect},
-		{"GET /{code}/{$}", s.redirect},
+		{"POST /admin/purge", s.purge, false},
+		{"GET /admin/backup", s.backup, false},
+
+		{"GET /urls/{code}/redirect", s.redirect, true},
+		{"GET /{code}", s.redirect, true},
+		{"GET /{code}/{$}", s.redirect, true},
 	}
 }
 
@@ -55,9 +66,9 @@ func (s *Server) routeTable() []route {
 // paths with a JSON 404 and known paths with a wrong method with a JSON 405.
 func (s *Server) routes() {
 	for _, rt := range s.routeTable() {
-		s.mux.Handle(rt.pattern, s.instrument(rt.pattern, rt.handle))
+		s.mux.Handle(rt.pattern, s.instrument(rt))
 	}
-	s.mux.Handle("/", s.instrument("/", s.noRoute))
+	s.mux.Handle("/", s.instrument(route{pattern: "/", handle: s.noRoute, public: true}))
 }
 
 // noRoute answers requests that no route matched.
@@ -90,11 +101,19 @@ func (s *Server) allowedMethods(r *http.Request) []string {
 	return slices.Clip(allowed)
 }
 
-// instrument wraps a handler with the request metrics, the access log, the
-// error response and panic recovery.
-func (s *Server) instrument(pattern string, h handlerFunc) http.Handler {
-	m := s.metrics.forRoute(pattern)
-	redirect := strings.Contains(pattern, "{code}")
+// instrument wraps a route's handler with the request metrics, the access
+// log, the API key check, the rate limit, the error response and panic
+// recovery.
+func (s *Server) instrument(rt route) http.Handler {
+	m := s.metrics.forRoute(rt.pattern)
+	redirect := strings.Contains(rt.pattern, "{code}")
+	h := rt.handle
+	if !rt.public {
+		h = s.authorize(h)
+	}
+	if strings.HasPrefix(rt.pattern, "POST ") || strings.HasPrefix(rt.pattern, "PUT ") || strings.HasPrefix(rt.pattern, "DELETE ") {
+		h = s.limitRate(h)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}

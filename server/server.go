@@ -56,6 +56,14 @@ type Options struct {
 	// Clicks configures the click recorder.
 	Clicks RecorderOptions
 
+	// APIKeys, when not empty, are required as a Bearer token on every
+	// route but the redirects, /health, /ready, /metrics and
+	// /openapi.json.
+	APIKeys []string
+
+	// RateLimit limits write requests per client; off when zero.
+	RateLimit RateLimit
+
 	// AccessLog logs every request: API requests at Info, redirects at
 	// Debug so that they stay off at the default level.
 	AccessLog bool
@@ -70,6 +78,8 @@ type Server struct {
 	log      *slog.Logger
 	clicks   *recorder
 	limits   *clickLimits
+	keys     apiKeys
+	rates    *rateLimiter
 	metrics  *serverMetrics
 	mux      *http.ServeMux
 	http     *http.Server
@@ -111,8 +121,14 @@ func New(opts Options) (*Server, error) {
 		cache:  opts.Cache,
 		log:    opts.Log,
 		limits: newClickLimits(),
+		keys:   newAPIKeys(opts.APIKeys),
 		mux:    http.NewServeMux(),
 	}
+	rates, err := newRateLimiter(opts.RateLimit)
+	if err != nil {
+		return nil, err
+	}
+	s.rates = rates
 	s.metrics = newServerMetrics(s)
 	clicks, err := newRecorder(opts.Store, opts.Clicks, s.metrics, opts.Log)
 	if err != nil {

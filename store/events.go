@@ -13,6 +13,7 @@ import (
 type clickDetails struct {
 	Referrer  string `json:"referrer"`
 	UserAgent string `json:"user_agent"`
+	Bot       bool   `json:"bot,omitempty"`
 }
 
 // putEvent writes ev and its index entries, replacing old if not nil.
@@ -160,19 +161,20 @@ func listEventIDs(tx *bolt.Tx, f EventFilter, p Page) ([]uint64, uint64) {
 	return pg.ids, pg.total
 }
 
-// RecordClicks writes one click event per click and adds them to the click
-// counts of their URLs, in one commit. A click whose URL was deleted after
-// the redirect keeps its event, like every event of a deleted URL.
+// RecordClicks writes one click event per click and adds the clicks that
+// are not from bots to the click counts of their URLs, in one commit. A
+// click whose URL was deleted after the redirect keeps its event, like
+// every event of a deleted URL.
 func (s *Store) RecordClicks(clicks []Click) error {
 	return s.update(func(tx *bolt.Tx) error {
 		counts := tx.Bucket(bucketClicks)
 		for _, c := range clicks {
-			details := clickDetails{Referrer: c.Referrer, UserAgent: c.UserAgent}
+			details := clickDetails{Referrer: c.Referrer, UserAgent: c.UserAgent, Bot: c.Bot}
 			if err := s.appendEvent(tx, c.URLID, c.UserID, EventClick, c.Time.UTC().Truncate(time.Second), details); err != nil {
 				return err
 			}
 			key := itob(c.URLID)
-			if tx.Bucket(bucketURLs).Get(key) == nil {
+			if c.Bot || tx.Bucket(bucketURLs).Get(key) == nil {
 				continue
 			}
 			if err := counts.Put(key, itob(btoi(counts.Get(key))+1)); err != nil {

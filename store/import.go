@@ -92,8 +92,8 @@ func importURL(tx *bolt.Tx, u *URL) error {
 
 // ImportEvents upserts events by id in one transaction: all are written or
 // none. The URL and user ids are kept as they are, even when they name no
-// record, as in the seed files. A new click event adds to its URL's click
-// count.
+// record, as in the seed files. A new click event that is not from a bot
+// adds to its URL's click count.
 func (s *Store) ImportEvents(events []Event) error {
 	return s.update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketEvents)
@@ -112,7 +112,7 @@ func (s *Store) ImportEvents(events []Event) error {
 				if err == nil {
 					err = addCount(tx, metaEvents, 1)
 				}
-				if err == nil && ev.Type == EventClick && tx.Bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
+				if err == nil && countsAsClick(ev) && tx.Bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
 					key := itob(ev.URLID)
 					err = counts.Put(key, itob(btoi(counts.Get(key))+1))
 				}

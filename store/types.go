@@ -86,13 +86,16 @@ type EventFilter struct {
 	Type   *string
 }
 
-// Click is one redirect to be recorded as a click event.
+// Click is one redirect to be recorded as a click event. A click from a
+// crawler or link-preview fetcher has Bot set: it is recorded, but counts
+// neither in the click count nor in stats.
 type Click struct {
 	URLID     uint64
 	UserID    uint64
 	Time      time.Time
 	Referrer  string
 	UserAgent string
+	Bot       bool
 }
 
 // Counts holds the number of records of each kind.
