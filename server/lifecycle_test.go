@@ -1,0 +1,342 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// samplePath turns a route pattern into a path that the route matches.
+func samplePath(pattern string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	path = strings.ReplaceAll(path, "{$}", "")
+	path = strings.ReplaceAll(path, "{id}", "1")
+	path = strings.ReplaceAll(path, "{code}", "abc123")
+	return method, path
+}
+
+func TestReservedCodesFollowRoutes(t *testing.T) {
+	a := startAPI(t, Options{})
+	srv := &Server{}
+	words := map[string]bool{"ui": true}
+	for _, rt := range srv.routeTable() {
+		_, path := samplePath(rt.pattern)
+		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		if store.ValidCode(first) && first != "abc123" {
+			words[first] = true
+			words[strings.ToUpper(first)] = true
+		}
+	}
+	if !words["users"] || !words["admin"] || !words["health"] {
+		t.Fatalf("route table gave reserved words %v", words)
+	}
+	for word := range words {
+		t.Run(word, func(t *testing.T) {
+			body := fmt.Sprintf(`{"original_url":"https://example.com/","short_code":%q}`, word)
+			wantError(t, a.send(t, http.MethodPost, "/urls", body), http.StatusUnprocessableEntity, "short_code")
+		})
+	}
+}
+
+func TestCustomCodeNeverReused(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/", "short_code": "promo_2026"})
+	body := `{"original_url":"https://example.org/","short_code":"promo_2026"}`
+	wantError(t, a.send(t, http.MethodPost, "/urls", body), http.StatusConflict, "")
+
+	wantStatus(t, a.delete(t, fmt.Sprintf("/urls/%d", jsonID(t, link["id"]))), http.StatusNoContent)
+	wantError(t, a.send(t, http.MethodPost, "/urls", body), http.StatusConflict, "")
+
+	other := `{"original_url":"https://example.org/","short_code":"Promo_2026"}`
+	wantStatus(t, a.send(t, http.MethodPost, "/urls", other), http.StatusCreated)
+}
+
+func TestIsBot(t *testing.T) {
+	tests := []struct {
+		name string
+		ua   string
+		want bool
+	}{
+		{"chrome desktop", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36", false},
+		{"safari iphone", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Version/17.4 Mobile/15E148 Safari/604.1", false},
+		{"cubot phone", "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36", false},
+		{"python requests", "python-requests/2.32.3", false},
+		{"curl", "curl/8.5.0", false},
+		{"empty", "", false},
+		{"googlebot", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", true},
+		{"bingbot", "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", true},
+		{"facebook", "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true},
+		{"twitter", "Twitterbot/1.0", true},
+		{"slack", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", true},
+		{"discord", "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", true},
+		{"whatsapp", "WhatsApp/2.23.20.0 A", true},
+		{"telegram", "TelegramBot (like TwitterBot)", true},
+		{"linkedin", "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isBot(tt.ua); got != tt.want {
+				t.Errorf("isBot(%q) = %v, want %v", tt.ua, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBotClicksLeftOut(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/", "max_clicks": 1})
+	code := link["short_code"].(string)
+	id := jsonID(t, link["id"])
+
+	bot := map[string]string{"User-Agent": "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"}
+	for range 3 {
+		resp := a.do(t, apiRequest{method: http.MethodGet, path: "/" + code, header: bot})
+		wantStatus(t, resp, http.StatusFound)
+	}
+	human := map[string]string{"User-Agent": "Mozilla/5.0 Firefox/125.0", "Referer": "https://news.example/"}
+	wantStatus(t, a.do(t, apiRequest{method: http.MethodGet, path: "/" + code, header: human}), http.StatusFound)
+	wantStatus(t, a.do(t, apiRequest{method: http.MethodGet, path: "/" + code, header: human}), http.StatusGone)
+
+	clicks := a.events(t, fmt.Sprintf("url_id=%d&event_type=click", id))
+	if len(clicks) != 4 {
+		t.Fatalf("click events = %d, want 4 (3 bot, 1 human)", len(clicks))
+	}
+	for i, ev := range clicks {
+		details := ev["details"].(map[string]any)
+		if wantBot := i < 3; (details["bot"] == true) != wantBot {
+			t.Errorf("click %d details = %v, want bot %v", i, details, wantBot)
+		}
+	}
+	got := wantObject(t, a.get(t, fmt.Sprintf("/urls/%d", id)), http.StatusOK)
+	if jsonInt(t, got["click_count"]) != 1 {
+		t.Errorf("click_count = %v, want 1", got["click_count"])
+	}
+	stats := wantObject(t, a.get(t, fmt.Sprintf("/urls/%d/stats", id)), http.StatusOK)
+	if jsonInt(t, stats["clicks"]) != 1 {
+		t.Errorf("stats clicks = %v, want 1", stats["clicks"])
+	}
+	withBots := wantObject(t, a.get(t, fmt.Sprintf("/urls/%d/stats?include_bots=true", id)), http.StatusOK)
+	if jsonInt(t, withBots["clicks"]) != 4 {
+		t.Errorf("stats clicks with bots = %v, want 4", withBots["clicks"])
+	}
+}
+
+func TestURLStats(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/"})
+	id := jsonID(t, link["id"])
+	for _, ref := range []string{"https://a.example/", "https://a.example/", "https://b.example/", ""} {
+		req := apiRequest{method: http.MethodGet, path: "/" + link["short_code"].(string), header: map[string]string{"Referer": ref}}
+		wantStatus(t, a.do(t, req), http.StatusFound)
+	}
+
+	stats := wantObject(t, a.get(t, fmt.Sprintf("/urls/%d/stats?days=7", id)), http.StatusOK)
+	wantKeys(t, stats, "url_id", "short_code", "clicks", "last_click_at", "days", "clicks_by_day", "top_referrers")
+	if jsonInt(t, stats["clicks"]) != 4 || stats["short_code"] != link["short_code"] {
+		t.Errorf("stats = %v", stats)
+	}
+	days := stats["clicks_by_day"].([]any)
+	if len(days) != 7 {
+		t.Fatalf("clicks_by_day has %d days, want 7", len(days))
+	}
+	today := days[6].(map[string]any)
+	if today["date"] != time.Now().UTC().Format(time.DateOnly) || jsonInt(t, today["count"]) != 4 {
+		t.Errorf("last day = %v, want today with 4 clicks", today)
+	}
+	top := stats["top_referrers"].([]any)
+	first := top[0].(map[string]any)
+	if len(top) != 3 || first["referrer"] != "https://a.example/" || jsonInt(t, first["count"]) != 2 {
+		t.Errorf("top_referrers = %v", top)
+	}
+	wantTimeBetween(t, stats["last_click_at"], time.Now().Add(-time.Minute), time.Now().Add(time.Second))
+
+	empty := a.createURL(t, map[string]any{"original_url": "https://example.com/"})
+	none := wantObject(t, a.get(t, fmt.Sprintf("/urls/%d/stats", jsonID(t, empty["id"]))), http.StatusOK)
+	if none["last_click_at"] != nil || len(none["clicks_by_day"].([]any)) != 30 {
+		t.Errorf("stats of an unclicked link = %v", none)
+	}
+
+	for _, q := range []string{"days=0", "days=-1", "days=abc", "days=3661", "include_bots=maybe"} {
+		t.Run(q, func(t *testing.T) {
+			wantError(t, a.get(t, fmt.Sprintf("/urls/%d/stats?%s", id, q)), http.StatusUnprocessableEntity, "")
+		})
+	}
+	wantError(t, a.get(t, "/urls/999/stats"), http.StatusNotFound, "")
+}
+
+func TestAPIKeysGuardPrivateRoutes(t *testing.T) {
+	a := startAPI(t, Options{APIKeys: []string{"first-key", " second-key "}})
+	srv := &Server{}
+	for _, rt := range srv.routeTable() {
+		method, path := samplePath(rt.pattern)
+		t.Run(rt.pattern, func(t *testing.T) {
+			resp := a.do(t, apiRequest{method: method, path: path, contentType: "application/json", body: "{}"})
+			if rt.public {
+				if resp.status == http.StatusUnauthorized {
+					t.Errorf("public route answered 401")
+				}
+				return
+			}
+			wantError(t, resp, http.StatusUnauthorized, "")
+			if !strings.HasPrefix(resp.header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("WWW-Authenticate = %q", resp.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+
+	tests := []struct {
+		name   string
+		header string
+		want   int
+	}{
+		{"first key", "Bearer first-key", http.StatusOK},
+		{"second key trimmed", "Bearer second-key", http.StatusOK},
+		{"scheme any case", "bearer first-key", http.StatusOK},
+		{"wrong key", "Bearer third-key", http.StatusUnauthorized},
+		{"prefix of a key", "Bearer first", http.StatusUnauthorized},
+		{"basic scheme", "Basic Zmlyc3Qta2V5", http.StatusUnauthorized},
+		{"no token", "Bearer", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := a.do(t, apiRequest{method: http.MethodGet, path: "/users", header: map[string]string{"Authorization": tt.header}})
+			wantStatus(t, resp, tt.want)
+		})
+	}
+}
+
+func TestRateLimitOnWrites(t *testing.T) {
+	a := startAPI(t, Options{RateLimit: RateLimit{
+		PerSecond:      0.001,
+		Burst:          2,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}})
+	post := func(forwardedFor string) apiResponse {
+		req := apiRequest{method: http.MethodPost, path: "/users", contentType: "application/json",
+			body: fmt.Sprintf(`{"username":"u%d","email":"u%d@example.com"}`, time.Now().UnixNano(), time.Now().UnixNano())}
+		if forwardedFor != "" {
+			req.header = map[string]string{"X-Forwarded-For": forwardedFor}
+		}
+		return a.do(t, req)
+	}
+
+	wantStatus(t, post("198.51.100.7"), http.StatusCreated)
+	wantStatus(t, post("198.51.100.7"), http.StatusCreated)
+	limited := post("198.51.100.7")
+	wantError(t, limited, http.StatusTooManyRequests, "")
+	if limited.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	wantStatus(t, post("198.51.100.8"), http.StatusCreated)
+	wantStatus(t, a.get(t, "/users"), http.StatusOK)
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name   string
+		peer   string
+		header string
+		want   string
+	}{
+		{"untrusted peer ignores header", "192.0.2.1:5000", "203.0.113.9", "192.0.2.1"},
+		{"trusted peer", "10.0.0.2:5000", "203.0.113.9", "203.0.113.9"},
+		{"rightmost untrusted hop", "10.0.0.2:5000", "198.51.100.1, 203.0.113.9, 10.0.0.3", "203.0.113.9"},
+		{"all hops trusted", "10.0.0.2:5000", "10.0.0.4, 10.0.0.3", "10.0.0.4"},
+		{"malformed hop", "10.0.0.2:5000", "nonsense", "10.0.0.2"},
+		{"no header", "10.0.0.2:5000", "", "10.0.0.2"},
+		{"ipv6 peer", "[2001:db8::1]:5000", "203.0.113.9", "2001:db8::1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/users", nil)
+			r.RemoteAddr = tt.peer
+			if tt.header != "" {
+				r.Header.Set("X-Forwarded-For", tt.header)
+			}
+			if got := clientAddr(r, trusted); got.String() != tt.want {
+				t.Errorf("clientAddr = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPurge(t *testing.T) {
+	a := startAPI(t, Options{})
+	keep := a.createURL(t, map[string]any{"original_url": "https://example.com/keep"})
+	a.createURL(t, map[string]any{"original_url": "https://example.com/off", "is_active": false, "short_code": "gone-off"})
+	expired := a.createURL(t, map[string]any{"original_url": "https://example.com/old", "expires_at": "2020-01-01T00:00:00"})
+	deleted := a.createURL(t, map[string]any{"original_url": "https://example.com/del"})
+	wantStatus(t, a.delete(t, fmt.Sprintf("/urls/%d", jsonID(t, deleted["id"]))), http.StatusNoContent)
+
+	dry := wantObject(t, a.send(t, http.MethodPost, "/admin/purge", `{"inactive":true,"expired":true,"dry_run":true}`), http.StatusOK)
+	if jsonInt(t, dry["links"]) != 2 || jsonInt(t, dry["events"]) != 2 || dry["dry_run"] != true {
+		t.Errorf("dry run = %v, want 2 links and their 2 created events", dry)
+	}
+	_, total := a.list(t, "/urls")
+	if total != 3 {
+		t.Fatalf("dry run removed links: %d left", total)
+	}
+
+	done := wantObject(t, a.send(t, http.MethodPost, "/admin/purge", `{"inactive":true,"expired":true}`), http.StatusOK)
+	if jsonInt(t, done["links"]) != 2 || jsonInt(t, done["events"]) != 2 {
+		t.Errorf("purge = %v", done)
+	}
+	urls, _ := a.list(t, "/urls")
+	if len(urls) != 1 || jsonID(t, urls[0]["id"]) != jsonID(t, keep["id"]) {
+		t.Errorf("links after purge = %v", ids(t, urls))
+	}
+	wantStatus(t, a.get(t, "/"+expired["short_code"].(string)), http.StatusNotFound)
+	reuse := `{"original_url":"https://example.org/","short_code":"gone-off"}`
+	wantError(t, a.send(t, http.MethodPost, "/urls", reuse), http.StatusConflict, "")
+
+	orphans := wantObject(t, a.send(t, http.MethodPost, "/admin/purge", `{"deleted":true}`), http.StatusOK)
+	if jsonInt(t, orphans["events"]) != 2 || jsonInt(t, orphans["links"]) != 0 {
+		t.Errorf("purge of deleted links' events = %v, want the created and deleted events", orphans)
+	}
+	if evs := a.events(t, fmt.Sprintf("url_id=%d", jsonID(t, deleted["id"]))); len(evs) != 0 {
+		t.Errorf("events of the deleted link left: %d", len(evs))
+	}
+
+	for _, body := range []string{`{}`, `{"dry_run":true}`, `{"inactive":"yes"}`, `{"everything":true}`} {
+		t.Run(body, func(t *testing.T) {
+			wantError(t, a.send(t, http.MethodPost, "/admin/purge", body), http.StatusUnprocessableEntity, "")
+		})
+	}
+}
+
+func TestBackupEndpoint(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/backup", "short_code": "saved"})
+
+	resp := a.get(t, "/admin/backup")
+	wantStatus(t, resp, http.StatusOK)
+	if ct := resp.header.Get("Content-Type"); ct != "application/octet-stream" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if cl := resp.header.Get("Content-Length"); cl != fmt.Sprint(len(resp.body)) {
+		t.Errorf("Content-Length = %s, body has %d bytes", cl, len(resp.body))
+	}
+
+	path := filepath.Join(t.TempDir(), "restored.db")
+	if err := os.WriteFile(path, resp.body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(path, nil)
+	if err != nil {
+		t.Fatalf("open backup: %v", err)
+	}
+	defer st.Close()
+	got, err := st.GetURLByCode("saved")
+	if err != nil || got.ID != jsonID(t, link["id"]) || got.OriginalURL != "https://example.com/backup" {
+		t.Errorf("restored link = %+v, %v", got, err)
+	}
+}
