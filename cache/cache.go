@@ -3,7 +3,7 @@
 package cache
 
 import (
-	"errors"
+	"fmt"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -14,6 +14,10 @@ const (
 	// DefaultSize is the number of links the cache holds. An entry takes
 	// about 200 bytes plus its target URL.
 	DefaultSize = 100_000
+
+	// MinSize is the smallest cache: the 2Q cache needs room in each of
+	// its queues.
+	MinSize = 16
 
 	// DefaultMissingSize is the number of unknown codes remembered, so
 	// that a scan of random codes neither reaches the store each time nor
@@ -76,10 +80,10 @@ type Cache struct {
 }
 
 // New returns a cache of size links and missingSize unknown codes. Zero
-// sizes mean the defaults.
+// sizes mean the defaults; any other size below MinSize is an error.
 func New(size, missingSize int) (*Cache, error) {
-	if size < 0 || missingSize < 0 {
-		return nil, errors.New("cache sizes must not be negative")
+	if size < 0 || missingSize < 0 || size > 0 && size < MinSize || missingSize > 0 && missingSize < MinSize {
+		return nil, fmt.Errorf("cache sizes must be 0 for the default or at least %d, got %d and %d", MinSize, size, missingSize)
 	}
 	if size == 0 {
 		size = DefaultSize

@@ -6,7 +6,7 @@ import (
 )
 
 func TestGetAfterAdd(t *testing.T) {
-	c, err := New(10, 10)
+	c, err := New(16, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestGetAfterAdd(t *testing.T) {
 }
 
 func TestMissingEntries(t *testing.T) {
-	c, _ := New(10, 10)
+	c, _ := New(16, 16)
 	c.AddMissing("nope", c.Generation())
 	if _, res := c.Get("nope"); res != Missing {
 		t.Fatalf("result = %v, want Missing", res)
@@ -48,7 +48,7 @@ func TestMissingEntries(t *testing.T) {
 }
 
 func TestStaleFillIsDropped(t *testing.T) {
-	c, _ := New(10, 10)
+	c, _ := New(16, 16)
 	gen := c.Generation()
 
 	// An update removes the code while a reader holds the old value.
@@ -64,7 +64,7 @@ func TestStaleFillIsDropped(t *testing.T) {
 }
 
 func TestPurge(t *testing.T) {
-	c, _ := New(10, 10)
+	c, _ := New(16, 16)
 	c.Add("a", Entry{URLID: 1}, c.Generation())
 	c.AddMissing("b", c.Generation())
 	c.Purge()
@@ -77,7 +77,7 @@ func TestPurge(t *testing.T) {
 }
 
 func TestBoundedSize(t *testing.T) {
-	c, _ := New(100, 10)
+	c, _ := New(100, 16)
 	for i := range 1000 {
 		c.Add(fmt.Sprint(i), Entry{URLID: uint64(i)}, c.Generation())
 	}
@@ -90,7 +90,7 @@ func TestBoundedSize(t *testing.T) {
 }
 
 func TestScanKeepsHotEntries(t *testing.T) {
-	c, _ := New(100, 10)
+	c, _ := New(100, 16)
 	hot := Entry{URLID: 42}
 	c.Add("hot", hot, c.Generation())
 	c.Get("hot") // a second use moves it to the frequent queue
@@ -103,8 +103,28 @@ func TestScanKeepsHotEntries(t *testing.T) {
 	}
 }
 
-func TestNewRejectsNegativeSizes(t *testing.T) {
-	if _, err := New(-1, 0); err == nil {
-		t.Error("New(-1, 0) returned no error")
+func TestNewSizes(t *testing.T) {
+	tests := []struct {
+		name          string
+		size, missing int
+		ok            bool
+	}{
+		{"defaults", 0, 0, true},
+		{"smallest", MinSize, MinSize, true},
+		{"negative", -1, 0, false},
+		{"one entry", 1, 0, false},
+		{"below minimum", MinSize - 1, 0, false},
+		{"missing below minimum", 100, 2, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(tt.size, tt.missing)
+			if (err == nil) != tt.ok {
+				t.Fatalf("New(%d, %d) error = %v, want ok %v", tt.size, tt.missing, err, tt.ok)
+			}
+			if c != nil {
+				c.Add("a", Entry{}, c.Generation())
+			}
+		})
 	}
 }

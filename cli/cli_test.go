@@ -400,7 +400,6 @@ func TestEnvDatabase(t *testing.T) {
 	}{
 		{"env used without flag", "env.db", "", "env.db", []string{"flag.db", defaultDB}},
 		{"flag wins over env", "env.db", "flag.db", "flag.db", []string{"env.db", defaultDB}},
-		{"default without both", "", "", defaultDB, []string{"env.db", "flag.db"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -505,7 +504,7 @@ func TestEnvServe(t *testing.T) {
 		{
 			name:     "invalid LINKBOLT_CACHE_SIZE ignored when flag is set",
 			env:      map[string]string{"LINKBOLT_CACHE_SIZE": "abc"},
-			args:     []string{"--cache-size", "10"},
+			args:     []string{"--cache-size", "100"},
 			wantCode: exitFailure,
 			wantErr:  []string{"listen on"},
 		},

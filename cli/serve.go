@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -94,8 +95,15 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 // serve runs the server until ctx ends. started, if not nil, receives the
 // listen address once the server accepts connections.
 func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<- string) error {
-	if o.cacheSize <= 0 {
-		return usageError{fmt.Errorf("invalid --cache-size %d: must be positive", o.cacheSize)}
+	c, err := cache.New(o.cacheSize, 0)
+	if err != nil || o.cacheSize == 0 {
+		return usageError{fmt.Errorf("invalid --cache-size %d: must be at least %d", o.cacheSize, cache.MinSize)}
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return usageError{fmt.Errorf("invalid --addr %q: use host:port, such as 127.0.0.1:8080 or :8080", o.addr)}
+	}
+	if o.shutdownTimeout <= 0 {
+		return usageError{fmt.Errorf("invalid --shutdown-timeout %s: must be positive", o.shutdownTimeout)}
 	}
 	keys, err := loadAPIKeys(o.apiKeysFile)
 	if err != nil {
@@ -117,10 +125,6 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		log.Info("database closed", "db", o.db)
 	}()
 
-	c, err := cache.New(o.cacheSize, 0)
-	if err != nil {
-		return err
-	}
 	srv, err := server.New(server.Options{
 		Store:          st,
 		Cache:          c,

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/linkbolt/linkbolt/store"
 )
@@ -41,6 +42,9 @@ func decodeObject(body []byte) (object, error) {
 	if trimmed[0] != '{' {
 		return nil, badRequest("request body must be a JSON object")
 	}
+	if !utf8.Valid(trimmed) {
+		return nil, badRequest("request body is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	var obj object
 	if err := dec.Decode(&obj); err != nil {
@@ -67,6 +71,12 @@ func (o object) only(allowed ...string) error {
 	return invalidField(unknown[0], "unknown field %q; allowed fields are %s", unknown[0], strings.Join(allowed, ", "))
 }
 
+// hasReplacementChar reports whether raw itself contains U+FFFD, as
+// opposed to a lone surrogate escape that encoding/json decodes to it.
+func hasReplacementChar(raw []byte) bool {
+	return bytes.ContainsRune(raw, utf8.RuneError) || bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`))
+}
+
 func isNull(raw json.RawMessage) bool {
 	return string(raw) == "null"
 }
@@ -82,6 +92,9 @@ func (o object) string(name string) (value string, ok bool, err error) {
 	}
 	if err := json.Unmarshal(raw, &value); err != nil {
 		return "", true, invalidField(name, "%s must be a string", name)
+	}
+	if strings.ContainsRune(value, utf8.RuneError) && !hasReplacementChar(raw) {
+		return "", true, invalidField(name, "%s contains an escape of a lone UTF-16 surrogate", name)
 	}
 	return value, true, nil
 }
@@ -212,7 +225,11 @@ func parseTime(s string) (time.Time, error) {
 	for _, layout := range timeLayouts {
 		var t time.Time
 		if t, err = time.Parse(layout, s); err == nil {
-			return t.UTC().Truncate(time.Second), nil
+			t = t.UTC().Truncate(time.Second)
+			if t.Year() < 1 || t.Year() > 9999 {
+				return time.Time{}, errors.New("timestamp is outside the years 1 to 9999")
+			}
+			return t, nil
 		}
 	}
 	return time.Time{}, err

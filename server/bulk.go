@@ -67,15 +67,45 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*st
 	if err != nil {
 		return err
 	}
-	n, err := load(s.store, file)
+	body := &bodyReader{r: file}
+	n, err := load(s.store, body)
 	if err != nil {
-		return err
+		return body.explain(err)
 	}
 
 	// Imported rows may replace links under their codes.
 	s.cache.Purge()
 	writeJSON(w, http.StatusCreated, bulkResult{Imported: n, Count: n})
 	return nil
+}
+
+// bodyReader remembers the first error of the request body, so that a
+// body cut short is told apart from a store failure.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// explain turns a failed load into a client error when the body was the
+// cause: too large is a 413 and unreadable (cut short, bad multipart or
+// chunk framing) is a 400.
+func (b *bodyReader) explain(err error) error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case b.err == nil:
+		return err
+	case errors.As(b.err, &tooLarge):
+		return b.err
+	}
+	return badRequest("reading the CSV body failed: %v; send the whole file again", b.err)
 }
 
 // csvFile returns the CSV of a bulk request: the file field of a

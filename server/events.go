@@ -118,7 +118,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if f.UserID, err = idParam(q, "user_id"); err != nil {
 		return err
 	}
-	if f.Type, err = stringParam(q, "event_type", maxEventType*4); err != nil {
+	if f.Type, err = stringParam(q, "event_type", maxEventType); err != nil {
 		return err
 	}
 

@@ -340,3 +340,58 @@ func TestBackupEndpoint(t *testing.T) {
 		t.Errorf("restored link = %+v, %v", got, err)
 	}
 }
+
+func TestBulkBodyCutShort(t *testing.T) {
+	a := startAPI(t, Options{})
+	cut := "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nid,username"
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+	}{
+		{"multipart without closing boundary", "multipart/form-data; boundary=xyz", cut},
+		{"multipart with bare LF boundary", "multipart/form-data; boundary=xyz", cut + ",email,created_at\n--xyz--\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := a.do(t, apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: tt.contentType, body: tt.body})
+			wantError(t, resp, http.StatusBadRequest, "")
+		})
+	}
+}
+
+func TestInvalidUnicodeInBody(t *testing.T) {
+	a := startAPI(t, Options{})
+	tests := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{"invalid utf-8 bytes", "{\"original_url\":\"https://example.com/\xff\xfe\"}", http.StatusBadRequest},
+		{"lone surrogate escape", `{"original_url":"https://example.com/\ud800"}`, http.StatusUnprocessableEntity},
+		{"escaped replacement char kept", `{"original_url":"https://example.com/","title":"\ufffd"}`, http.StatusCreated},
+		{"year past 9999", `{"original_url":"https://example.com/","expires_at":"9999-12-31T23:59:59-23:59"}`, http.StatusUnprocessableEntity},
+		{"year zero", `{"original_url":"https://example.com/","expires_at":"0000-01-01T00:00:00+01:00"}`, http.StatusUnprocessableEntity},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantStatus(t, a.send(t, http.MethodPost, "/urls", tt.body), tt.status)
+		})
+	}
+}
+
+func TestClickBeforeDeleteKeepsOrder(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/"})
+	wantStatus(t, a.get(t, "/"+link["short_code"].(string)), http.StatusFound)
+	wantStatus(t, a.delete(t, fmt.Sprintf("/urls/%d", jsonID(t, link["id"]))), http.StatusNoContent)
+
+	evs := a.events(t, fmt.Sprintf("url_id=%d", jsonID(t, link["id"])))
+	var types []string
+	for _, ev := range evs {
+		types = append(types, ev["event_type"].(string))
+	}
+	if strings.Join(types, ",") != "created,click,deleted" {
+		t.Errorf("event order = %v, want created, click, deleted", types)
+	}
+}

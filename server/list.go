@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/linkbolt/linkbolt/store"
 )
@@ -101,7 +102,7 @@ func stringParam(q url.Values, name string, limit int) (*string, error) {
 	if !ok {
 		return nil, nil
 	}
-	if v == "" || len(v) > limit {
+	if v == "" || utf8.RuneCountInString(v) > limit {
 		return nil, invalidField(name, "%s must be 1 to %d characters", name, limit)
 	}
 	return &v, nil

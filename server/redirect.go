@@ -10,6 +10,9 @@ import (
 	"github.com/linkbolt/linkbolt/store"
 )
 
+// maxEcho bounds the part of a request that an error message repeats.
+const maxEcho = 100
+
 // maxClickField bounds the referrer and user agent stored with a click.
 const maxClickField = 512
 
@@ -25,7 +28,10 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !found {
 		s.metrics.redirectNotFound.Inc()
-		return notFound("no link with short code %q", code)
+		if s.reservedCode(code) {
+			return notFound("no route for %s %s", r.Method, truncate(r.URL.Path, maxEcho))
+		}
+		return notFound("no link with short code %q", truncate(code, maxEcho))
 	}
 	if !e.Active {
 		s.metrics.redirectInactive.Inc()

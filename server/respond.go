@@ -1,28 +1,36 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
+
+	"github.com/linkbolt/linkbolt/store"
 )
 
 // writeJSON sends v as a JSON body with the status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	// URLs are sent as they are, without encoding/json's \u0026 for "&".
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		body = []byte(`{"error":"internal server error; the server log has the details"}`)
+		buf.Reset()
+		buf.WriteString(`{"error":"internal server error; the server log has the details"}` + "\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	w.Write(buf.Bytes())
 }
 
 // writeError sends the JSON error of err and logs errors that are the
 // server's own fault, once, with the request that met them.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := errorResponse(err)
-	if status == http.StatusInternalServerError {
+	if status == http.StatusInternalServerError || errors.Is(err, store.ErrIDsExhausted) {
 		s.log.Error("request failed", "error", err, "method", r.Method, "path", r.URL.Path, "status", status)
 	}
 	writeJSON(w, status, body)

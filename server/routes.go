@@ -75,12 +75,12 @@ func (s *Server) routes() {
 func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
 	allowed := s.allowedMethods(r)
 	if len(allowed) == 0 {
-		return notFound("no route for %s %s", r.Method, r.URL.Path)
+		return notFound("no route for %s %s", r.Method, truncate(r.URL.Path, maxEcho))
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	return &apiError{
 		status:  http.StatusMethodNotAllowed,
-		message: "method " + r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allowed, ", "),
+		message: "method " + truncate(r.Method, maxEcho) + " is not allowed on " + truncate(r.URL.Path, maxEcho) + "; allowed: " + strings.Join(allowed, ", "),
 	}
 }
 

@@ -248,6 +248,9 @@ func (s *Server) deleteURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Clicks queued before the delete get event ids before its deleted
+	// event.
+	s.clicks.flush(r.Context())
 	u, err := s.store.DeleteURL(id)
 	if err != nil {
 		return err

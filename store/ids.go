@@ -43,9 +43,17 @@ func (s *Store) nextID(b *bolt.Bucket) (uint64, error) {
 	return id, nil
 }
 
+// MaxImportID is the largest id an import may use. New ids are drawn above
+// the highest imported id, so the ids above MaxImportID stay free for them.
+const MaxImportID = MaxID / 2
+
 // useID records that an imported id is in use, so that later ids are drawn
-// above it when it lies in the store's range.
+// above it when it lies in the store's range. It rejects ids above
+// MaxImportID, which would use up the ids left for new records.
 func (s *Store) useID(b *bolt.Bucket, id uint64) error {
+	if id > MaxImportID {
+		return fmt.Errorf("id %d is above %d, the largest id an import may use, so that new records still get ids above every imported one", id, uint64(MaxImportID))
+	}
 	if id < s.ids.First || id > s.ids.Last || id <= b.Sequence() {
 		return nil
 	}

@@ -31,7 +31,7 @@ func (s *Store) ImportUsers(users []User) error {
 				return &ImportError{ID: u.ID, Err: err}
 			}
 			if err := s.useID(bucket, u.ID); err != nil {
-				return err
+				return &ImportError{ID: u.ID, Err: err}
 			}
 		}
 		return nil
@@ -51,7 +51,7 @@ func (s *Store) ImportURLs(urls []URL) error {
 				return &ImportError{ID: urls[i].ID, Err: err}
 			}
 			if err := s.useID(bucket, urls[i].ID); err != nil {
-				return err
+				return &ImportError{ID: urls[i].ID, Err: err}
 			}
 		}
 		return nil
@@ -121,7 +121,7 @@ func (s *Store) ImportEvents(events []Event) error {
 				return &ImportError{ID: ev.ID, Err: err}
 			}
 			if err := s.useID(bucket, ev.ID); err != nil {
-				return err
+				return &ImportError{ID: ev.ID, Err: err}
 			}
 		}
 		return nil

@@ -472,3 +472,19 @@ func TestCloseDrainsQueuedWrites(t *testing.T) {
 		t.Errorf("write after Close: got %v, want ErrUnavailable", err)
 	}
 }
+
+func TestImportRejectsIDsAboveLimit(t *testing.T) {
+	s := openStore(t, nil)
+	err := s.ImportEvents([]Event{{ID: MaxImportID + 1, URLID: 1, Type: "x", Timestamp: now()}})
+	var ie *ImportError
+	if !errors.As(err, &ie) || ie.ID != MaxImportID+1 {
+		t.Fatalf("import of id above MaxImportID: got %v, want an ImportError", err)
+	}
+	if err := s.ImportUsers([]User{{ID: MaxImportID, Username: "edge", Email: "edge@example.com", CreatedAt: now()}}); err != nil {
+		t.Fatalf("import of MaxImportID: %v", err)
+	}
+	u := mustUser(t, s, "after")
+	if u.ID != MaxImportID+1 {
+		t.Errorf("id after the largest import = %d, want %d", u.ID, uint64(MaxImportID)+1)
+	}
+}
