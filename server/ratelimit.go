@@ -44,7 +44,7 @@ func newRateLimiter(cfg RateLimit) (*rateLimiter, error) {
 		return nil, nil
 	}
 	if cfg.Burst <= 0 {
-		cfg.Burst = int(math.Max(1, cfg.PerSecond))
+		cfg.Burst = int(math.Max(1, math.Ceil(cfg.PerSecond)))
 	}
 	clients, err := lru.New[netip.Addr, *rate.Limiter](maxRateClients)
 	if err != nil {

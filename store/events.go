@@ -77,7 +77,9 @@ func getEvent(tx *bolt.Tx, id uint64) (Event, error) {
 
 // CreateEvent stores a new event with a new id and returns it. The URL must
 // exist, and the user too unless UserID is zero; otherwise it returns
-// ErrNotFound. Empty Details become {} and a zero Timestamp becomes now.
+// ErrNotFound. Empty Details become {} and a zero Timestamp becomes now. A
+// click event that is not from a bot adds to the URL's click count, as a
+// redirect would.
 func (s *Store) CreateEvent(ev Event) (Event, error) {
 	if len(ev.Details) == 0 {
 		ev.Details = json.RawMessage("{}")
@@ -92,7 +94,14 @@ func (s *Store) CreateEvent(ev Event) (Event, error) {
 		if ev.UserID != 0 && !userExists(tx, ev.UserID) {
 			return fmt.Errorf("%w: user_id %d names no user", ErrNotFound, ev.UserID)
 		}
-		return s.insertEvent(tx, &ev)
+		if err := s.insertEvent(tx, &ev); err != nil {
+			return err
+		}
+		if !countsAsClick(&ev) {
+			return nil
+		}
+		counts, key := tx.Bucket(bucketClicks), itob(ev.URLID)
+		return counts.Put(key, itob(btoi(counts.Get(key))+1))
 	})
 	return ev, err
 }
