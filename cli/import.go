@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
+	"net/http"
 	"os"
+	"os/signal"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -14,69 +20,125 @@ import (
 
 // importOptions are the flags of the import command.
 type importOptions struct {
+	client clientOptions
 	db     string
 	users  string
 	urls   string
 	events string
 }
 
+// importResult is one file loaded by an import.
+type importResult struct {
+	Kind     string `json:"kind"`
+	File     string `json:"file"`
+	Imported int    `json:"imported"`
+}
+
 func newImportCommand(g *globalOptions) *cobra.Command {
 	o := &importOptions{}
 	cmd := &cobra.Command{
-		Use:   "import --db FILE [--users users.csv] [--urls urls.csv] [--events events.csv]",
-		Short: "Load seed CSV files into a database file while no server runs",
+		Use:   "import [--db FILE] [--users users.csv] [--urls urls.csv] [--events events.csv]",
+		Short: "Load CSV files into a running server, or into a database file",
 		Long: "Load users, urls and events CSV files (the seed format: a header row, then one record\n" +
-			"per row) into a database file, in that order. Each file is loaded in one transaction:\n" +
-			"an invalid row loads nothing of its file. Rows are upserted by id. The server must not\n" +
-			"be running on the file; use the bulk API endpoints to load into a running server.",
-		Example: "  linkbolt import --db linkbolt.db --users users.csv --urls urls.csv --events events.csv",
-		Args:    cobra.NoArgs,
+			"per row), in that order. Each file is loaded in one transaction: an invalid row loads\n" +
+			"nothing of its file, and the files before it stay loaded. Rows are upserted by id.\n\n" +
+			"Without --db the files are uploaded to the bulk endpoints of the server that --server\n" +
+			"names. With --db they are loaded into that database file directly, which no server\n" +
+			"may have open.\n\n" + clientHelp,
+		Example: "  linkbolt import --users users.csv --urls urls.csv --events events.csv\n" +
+			"  linkbolt import --db linkbolt.db --users users.csv --urls urls.csv --events events.csv",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runImport(cmd.OutOrStdout(), o)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			o.client.progress = terminalOutput(cmd.ErrOrStderr())
+			return runImport(ctx, cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.db, "db", defaultDB, "database file, created when missing (env LINKBOLT_DB)")
+	f.StringVar(&o.db, "db", "", "database file to load directly, created when missing; no server may run on it (env LINKBOLT_DB)")
 	f.StringVar(&o.users, "users", "", "users CSV file")
 	f.StringVar(&o.urls, "urls", "", "urls CSV file")
 	f.StringVar(&o.events, "events", "", "events CSV file")
 	bindEnv(f, map[string]string{"db": "LINKBOLT_DB"})
+	addClientFlags(f, &o.client)
 	return cmd
 }
 
-// runImport loads the named files into the database.
-func runImport(out io.Writer, o *importOptions) error {
-	if o.users == "" && o.urls == "" && o.events == "" {
+// importStep is one file of an import with the loader and the bulk
+// endpoint of its kind.
+type importStep struct {
+	kind, file string
+	load       func(*store.Store, io.Reader) (int, error)
+	endpoint   string
+}
+
+// steps returns the files given, in the order users, urls, events, so
+// that links find their users and events their links.
+func (o *importOptions) steps() []importStep {
+	all := []importStep{
+		{"users", o.users, server.LoadUsersCSV, "/users/bulk"},
+		{"urls", o.urls, server.LoadURLsCSV, "/urls/bulk"},
+		{"events", o.events, server.LoadEventsCSV, "/events/bulk"},
+	}
+	var steps []importStep
+	for _, s := range all {
+		if s.file != "" {
+			steps = append(steps, s)
+		}
+	}
+	return steps
+}
+
+// runImport loads the named files into the database file of --db, or
+// uploads them to the server, and prints what each file loaded. On failure
+// the output still names the files loaded before it.
+func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
+	steps := o.steps()
+	if len(steps) == 0 {
 		return usageError{errors.New("nothing to import: give --users, --urls or --events")}
 	}
-	st, err := store.Open(o.db, nil)
-	if errors.Is(err, store.ErrInUse) {
-		return fmt.Errorf("%w; stop the server first, or load through its bulk endpoints", err)
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	steps := []struct {
-		name, path string
-		load       func(*store.Store, io.Reader) (int, error)
-	}{
-		{"users", o.users, server.LoadUsersCSV},
-		{"urls", o.urls, server.LoadURLsCSV},
-		{"events", o.events, server.LoadEventsCSV},
-	}
-	for _, step := range steps {
-		if step.path == "" {
-			continue
+	var load func(importStep) (int, error)
+	if o.db != "" {
+		st, err := store.Open(o.db, nil)
+		if errors.Is(err, store.ErrInUse) {
+			return fmt.Errorf("%w; stop the server first, or import without --db to load through its bulk endpoints", err)
 		}
-		n, err := importFile(st, step.path, step.load)
 		if err != nil {
-			return fmt.Errorf("import %s from %s: %w", step.name, step.path, err)
+			return err
 		}
-		fmt.Fprintf(out, "imported %d %s from %s\n", n, step.name, step.path)
+		defer st.Close()
+		load = func(step importStep) (int, error) { return importFile(st, step.file, step.load) }
+	} else {
+		c, err := newAPIClient(&o.client)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		load = func(step importStep) (int, error) {
+			return uploadCSV(ctx, c, step.endpoint, step.file, o.client.progress)
+		}
 	}
-	return nil
+
+	results := []importResult{}
+	var err error
+	for _, step := range steps {
+		var n int
+		if n, err = load(step); err != nil {
+			err = fmt.Errorf("import %s from %s: %w", step.kind, step.file, err)
+			break
+		}
+		results = append(results, importResult{Kind: step.kind, File: step.file, Imported: n})
+		if o.client.output == outputTable {
+			fmt.Fprintf(out, "imported %d %s from %s\n", n, step.kind, step.file)
+		}
+	}
+	if o.client.output == outputJSON {
+		if jsonErr := writeJSON(out, results); err == nil {
+			err = jsonErr
+		}
+	}
+	return err
 }
 
 func importFile(st *store.Store, path string, load func(*store.Store, io.Reader) (int, error)) (int, error) {
@@ -86,4 +148,89 @@ func importFile(st *store.Store, path string, load func(*store.Store, io.Reader)
 	}
 	defer f.Close()
 	return load(st, f)
+}
+
+// uploadCSV streams a CSV file to a bulk endpoint as the file field of a
+// multipart/form-data body, without holding the file in memory, and
+// returns the number of rows the server imported.
+func uploadCSV(ctx context.Context, c *apiClient, endpoint, path string, bars io.Writer) (n int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+
+	bar := startProgress(bars, info.Size(), "upload "+filepath.Base(path), true)
+	defer func() { bar.finish(err) }()
+	body := newMultipartFile(filepath.Base(path), io.TeeReader(f, bar))
+	defer body.close()
+
+	ctx, stall := newStallTimer(ctx, c.timeout)
+	defer stall.stop()
+	resp, err := c.send(ctx, http.MethodPost, endpoint, nil, stall.reader(body.reader), body.contentType)
+	if err != nil {
+		// A failed read of the file is the cause, not the server.
+		if readErr := body.close(); readErr != nil {
+			return 0, fmt.Errorf("read %s: %w", path, readErr)
+		}
+		return 0, err
+	}
+	defer resp.Body.Close()
+
+	var res apiBulkResult
+	data, err := io.ReadAll(io.LimitReader(stall.reader(resp.Body), maxErrorBytes))
+	if err == nil {
+		err = json.Unmarshal(data, &res)
+	}
+	if err != nil {
+		return 0, c.unavailable(ctx, http.MethodPost, endpoint, fmt.Errorf("invalid response: %w", err))
+	}
+	return res.Imported, nil
+}
+
+// multipartFile is a multipart/form-data body with one file field, written
+// by a goroutine into a pipe while the request reads it.
+type multipartFile struct {
+	reader      *io.PipeReader
+	contentType string
+	done        chan struct{}
+	err         error // of the writer, read after done is closed
+}
+
+// newMultipartFile starts writing src as the field named file, with name as
+// its file name.
+func newMultipartFile(name string, src io.Reader) *multipartFile {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	m := &multipartFile{reader: pr, contentType: mw.FormDataContentType(), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		part, err := mw.CreateFormFile("file", name)
+		if err == nil {
+			_, err = io.Copy(part, src)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		m.err = err
+		pw.CloseWithError(err)
+	}()
+	return m
+}
+
+// close stops the writer, which the request may have left blocked if the
+// server responded before it read the whole body, and waits for it. It
+// returns the writer's error, or nil when the writer only stopped because
+// of the close.
+func (m *multipartFile) close() error {
+	m.reader.Close()
+	<-m.done
+	if errors.Is(m.err, io.ErrClosedPipe) {
+		return nil
+	}
+	return m.err
 }

@@ -27,13 +27,23 @@ const (
 	exitFailure = 1
 	exitUsage   = 2
 	exitInUse   = 3
+
+	// exitRejected means that the server rejected a request of a client
+	// command with a 4xx status.
+	exitRejected = 4
+
+	// exitUnavailable means that the server could not be reached, did not
+	// respond in time or returned a 5xx status.
+	exitUnavailable = 5
 )
 
 const exitCodesHelp = `Exit codes:
   0  success
   1  failure (the message says what failed)
-  2  invalid command line
-  3  the database file is in use by another process`
+  2  invalid command line or configuration
+  3  the database file is in use by another process
+  4  the server rejected the request (a 4xx status; the message gives the server's reason)
+  5  the server could not be reached, timed out or failed (a 5xx status)`
 
 // usageError marks an invalid command line.
 type usageError struct{ err error }
@@ -73,6 +83,17 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCommand(g),
 		newImportCommand(g),
+		newCreateCommand(g),
+		newListCommand(g),
+		newGetCommand(g),
+		newUpdateCommand(g),
+		newDeleteCommand(g),
+		newPurgeCommand(g),
+		newExportCommand(g),
+		newUserCommand(g),
+		newBackupCommand(g),
+		newCheckCommand(),
+		newCompactCommand(),
 		newVersionCommand(),
 	)
 	return root
@@ -99,6 +120,9 @@ func run(args []string, out, errOut io.Writer) int {
 		return exitUsage
 	case errors.Is(err, store.ErrInUse):
 		return exitInUse
+	}
+	if code, ok := clientExitCode(err); ok {
+		return code
 	}
 	return exitFailure
 }

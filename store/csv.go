@@ -103,6 +103,9 @@ var urlColumns = []csvColumn{
 	{name: "is_active"},
 	{name: "created_at"},
 	{name: "updated_at", optional: true},
+	{name: "expires_at", optional: true},
+	{name: "max_clicks", optional: true},
+	{name: "redirect_type", optional: true},
 }
 
 const (
@@ -114,6 +117,9 @@ const (
 	urlColIsActive
 	urlColCreatedAt
 	urlColUpdatedAt
+	urlColExpiresAt
+	urlColMaxClicks
+	urlColRedirectType
 )
 
 // Columns of events.csv, indexed by the eventCol* constants.
@@ -194,6 +200,13 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 // times follow the rules of ParseUsersCSV. check, if not nil, is called with
 // every row that parsed, may change the record, and its error becomes the
 // reason of that row.
+//
+// The link option columns expires_at, max_clicks and redirect_type may be
+// absent, and an absent column reads as empty cells. An empty expires_at
+// means the link never expires, an empty max_clicks means no click limit
+// and 0 is invalid, and an empty redirect_type means the server's default.
+// Otherwise max_clicks follows the rules of ids, and redirect_type is 301,
+// 302, 307 or 308.
 //
 // A repeated id replaces the earlier row, but a short code used by two ids
 // makes the later row invalid. The URLs are returned sorted by id, one per
@@ -297,7 +310,24 @@ func parseURLRow(values []string, hasTitle bool) (URL, error) {
 			return u, err
 		}
 	}
-	return u, nil
+	return u, parseURLOptions(&u, values)
+}
+
+// parseURLOptions reads the optional link option cells into u. An empty
+// cell leaves the zero value, which means no expiry, no click limit and the
+// server's default redirect.
+func parseURLOptions(u *URL, values []string) error {
+	var err error
+	if cell := values[urlColExpiresAt]; cell != "" {
+		if u.ExpiresAt, err = parseCSVTime("expires_at", cell); err != nil {
+			return err
+		}
+	}
+	if u.MaxClicks, err = parseCSVOptionalID("max_clicks", values[urlColMaxClicks]); err != nil {
+		return err
+	}
+	u.RedirectType, err = parseCSVRedirectType(values[urlColRedirectType])
+	return err
 }
 
 func parseEventRow(values []string) (Event, error) {
@@ -594,6 +624,18 @@ func parseCSVBool(column, cell string) (bool, error) {
 		return false, fmt.Errorf("%s is empty", column)
 	}
 	return false, fmt.Errorf("%s %s is not true, false, 1 or 0", column, quoteCell(cell))
+}
+
+// parseCSVRedirectType parses an optional redirect status: empty gives 0,
+// else one of 301, 302, 307 or 308.
+func parseCSVRedirectType(cell string) (int, error) {
+	switch cell {
+	case "":
+		return 0, nil
+	case "301", "302", "307", "308":
+		return atoiDigits(cell), nil
+	}
+	return 0, fmt.Errorf("redirect_type %s is not 301, 302, 307 or 308 (leave the cell empty for the default)", quoteCell(cell))
 }
 
 // parseCSVEventType returns the event type. A known type is returned as the

@@ -57,9 +57,10 @@ func describeURLs(urls []URL) string {
 		if u.Title != nil {
 			title = fmt.Sprintf("%q", *u.Title)
 		}
-		fmt.Fprintf(&b, "{id=%d user=%d code=%q url=%q title=%s active=%t created=%s updated=%s} ",
+		fmt.Fprintf(&b, "{id=%d user=%d code=%q url=%q title=%s active=%t created=%s updated=%s expires=%s max_clicks=%d redirect=%d} ",
 			u.ID, u.UserID, u.ShortCode, u.OriginalURL, title, u.IsActive,
-			u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
+			u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339),
+			u.ExpiresAt.Format(time.RFC3339), u.MaxClicks, u.RedirectType)
 	}
 	return b.String()
 }
@@ -355,6 +356,9 @@ func TestParseURLsCSV(t *testing.T) {
 	}
 	firstRow := "1,1,OvfxQA,https://example.com/a,Roadmap update,True,2025-06-09 11:24:49,2025-07-15 11:30:38\n"
 
+	// optionsHeader adds the link option columns that an export writes.
+	optionsHeader := strings.TrimSuffix(urlsHeader, "\n") + ",expires_at,max_clicks,redirect_type\n"
+
 	// withURL returns first changed by edit.
 	withURL := func(edit func(*URL)) URL {
 		u := first
@@ -513,6 +517,65 @@ func TestParseURLsCSV(t *testing.T) {
 			wantErrs: []RowError{
 				{Line: 2, Reason: "created_at is empty"},
 				{Line: 3, Reason: `updated_at "2025-06-09" is not a YYYY-MM-DD HH:MM:SS or RFC 3339 time`},
+			},
+		},
+		{
+			name: "link option columns",
+			input: optionsHeader +
+				"1,1,OvfxQA,https://example.com/a,Roadmap update,True,2025-06-09 11:24:49,2025-07-15 11:30:38,2026-01-02 03:04:05,25,301\n",
+			want: []URL{withURL(func(u *URL) {
+				u.ExpiresAt = utcTime("2026-01-02 03:04:05")
+				u.MaxClicks = 25
+				u.RedirectType = 301
+			})},
+		},
+		{
+			name: "link option columns in any order",
+			input: "redirect_type,max_clicks,expires_at,id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n" +
+				"308,1,2026-01-02T05:04:05+02:00,1,1,OvfxQA,https://example.com/a,Roadmap update,True,2025-06-09 11:24:49,2025-07-15 11:30:38\n",
+			want: []URL{withURL(func(u *URL) {
+				u.ExpiresAt = utcTime("2026-01-02 03:04:05")
+				u.MaxClicks = 1
+				u.RedirectType = 308
+			})},
+		},
+		{
+			name:  "empty link options",
+			input: optionsHeader + strings.TrimSuffix(firstRow, "\n") + ",,,\n",
+			want:  []URL{first},
+		},
+		{
+			name: "each redirect type",
+			input: optionsHeader +
+				"1,1,a1,https://example.com/a,,True,2025-06-09 11:24:49,,,,301\n" +
+				"2,1,a2,https://example.com/a,,True,2025-06-09 11:24:49,,,,302\n" +
+				"3,1,a3,https://example.com/a,,True,2025-06-09 11:24:49,,,,307\n" +
+				"4,1,a4,https://example.com/a,,True,2025-06-09 11:24:49,,,,308\n",
+			want: []URL{
+				{ID: 1, UserID: 1, ShortCode: "a1", OriginalURL: "https://example.com/a", IsActive: true, CreatedAt: created, UpdatedAt: created, RedirectType: 301},
+				{ID: 2, UserID: 1, ShortCode: "a2", OriginalURL: "https://example.com/a", IsActive: true, CreatedAt: created, UpdatedAt: created, RedirectType: 302},
+				{ID: 3, UserID: 1, ShortCode: "a3", OriginalURL: "https://example.com/a", IsActive: true, CreatedAt: created, UpdatedAt: created, RedirectType: 307},
+				{ID: 4, UserID: 1, ShortCode: "a4", OriginalURL: "https://example.com/a", IsActive: true, CreatedAt: created, UpdatedAt: created, RedirectType: 308},
+			},
+		},
+		{
+			name: "invalid link options",
+			input: optionsHeader +
+				"1,1,a1,https://example.com/a,,True,2025-06-09 11:24:49,,2026-01-02,,\n" +
+				"2,1,a2,https://example.com/a,,True,2025-06-09 11:24:49,,,0,\n" +
+				"3,1,a3,https://example.com/a,,True,2025-06-09 11:24:49,,,-5,\n" +
+				"4,1,a4,https://example.com/a,,True,2025-06-09 11:24:49,,,9007199254740992,\n" +
+				"5,1,a5,https://example.com/a,,True,2025-06-09 11:24:49,,,,303\n" +
+				"6,1,a6,https://example.com/a,,True,2025-06-09 11:24:49,,,,302 \n" +
+				"7,1,a7,https://example.com/a,,True,2025-06-09 11:24:49,,,,0\n",
+			wantErrs: []RowError{
+				{Line: 2, Reason: `expires_at "2026-01-02" is not a YYYY-MM-DD HH:MM:SS or RFC 3339 time`},
+				{Line: 3, Reason: `max_clicks "0" is not a positive integer (leave the cell empty for none)`},
+				{Line: 4, Reason: `max_clicks "-5" is not a positive integer`},
+				{Line: 5, Reason: `max_clicks "9007199254740992" is larger than 9007199254740991`},
+				{Line: 6, Reason: `redirect_type "303" is not 301, 302, 307 or 308 (leave the cell empty for the default)`},
+				{Line: 7, Reason: `redirect_type "302 " is not 301, 302, 307 or 308 (leave the cell empty for the default)`},
+				{Line: 8, Reason: `redirect_type "0" is not 301, 302, 307 or 308 (leave the cell empty for the default)`},
 			},
 		},
 		{

@@ -78,13 +78,20 @@ type Options struct {
 
 	// CodeLength is the length of generated short codes; zero means 6.
 	CodeLength int
+
+	// ReadOnly opens the file for reading only, under a shared lock that
+	// other read-only opens may hold at the same time. Open then fails with
+	// ErrInUse while a read-write store holds the file, creates no buckets
+	// and migrates nothing, and every write returns ErrUnavailable.
+	ReadOnly bool
 }
 
 // Store is an open database file. It is safe for concurrent use.
 type Store struct {
-	db      *bolt.DB
-	ids     IDRange
-	codeLen int
+	db       *bolt.DB
+	ids      IDRange
+	codeLen  int
+	readOnly bool
 
 	// mu guards closed against sends to writes, so that no write is queued
 	// after the writer drained the queue for the last time.
@@ -111,6 +118,7 @@ type write struct {
 
 // Open opens or creates the database file at path and starts its writer.
 // It returns an error wrapping ErrInUse when another process holds the file.
+// With opts.ReadOnly the file must exist, and no writer starts.
 func Open(path string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -136,6 +144,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		MaxSize:         opts.MaxSize,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 0,
+		ReadOnly:        opts.ReadOnly,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
@@ -143,7 +152,12 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := db.Update(initSchema); err != nil {
+	if opts.ReadOnly {
+		err = db.View(checkSchemaVersion)
+	} else {
+		err = db.Update(initSchema)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -156,8 +170,32 @@ func Open(path string, opts *Options) (*Store, error) {
 		stopping: make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	if opts.ReadOnly {
+		// No writer runs, so Close has nothing to wait for.
+		s.readOnly = true
+		close(s.stopped)
+		return s, nil
+	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// checkSchemaVersion rejects a file of a newer schema without writing. A
+// missing meta bucket passes, so that Check can open a damaged file and
+// report it.
+func checkSchemaVersion(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return nil
+	}
+	if v := btoi(meta.Get(metaSchema)); v > schemaVersion {
+		return newerSchemaError(v)
+	}
+	return nil
+}
+
+func newerSchemaError(v uint64) error {
+	return fmt.Errorf("file has schema version %d, newer than this binary's %d; upgrade linkbolt", v, schemaVersion)
 }
 
 // initSchema creates missing buckets and checks the schema version.
@@ -173,7 +211,7 @@ func initSchema(tx *bolt.Tx) error {
 	case v == 0:
 		return meta.Put(metaSchema, itob(schemaVersion))
 	case v > schemaVersion:
-		return fmt.Errorf("file has schema version %d, newer than this binary's %d; upgrade linkbolt", v, schemaVersion)
+		return newerSchemaError(v)
 	}
 	return nil
 }
@@ -196,9 +234,15 @@ func (s *Store) Path() string {
 	return s.db.Path()
 }
 
+// errReadOnly is the error of every write to a store opened read-only.
+var errReadOnly = fmt.Errorf("%w: the file is opened read-only", ErrUnavailable)
+
 // Err returns the error that made the store unavailable, or nil while it
-// accepts writes.
+// accepts writes. A read-only store is always unavailable for writes.
 func (s *Store) Err() error {
+	if s.readOnly {
+		return errReadOnly
+	}
 	if p := s.failed.Load(); p != nil {
 		return *p
 	}

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// checkOptions are the flags of the check command.
+type checkOptions struct {
+	db     string
+	output outputFormat
+}
+
+func newCheckCommand() *cobra.Command {
+	o := &checkOptions{output: outputTable}
+	cmd := &cobra.Command{
+		Use:   "check --db FILE",
+		Short: "Verify a database file while no server runs on it",
+		Long: "Open a database file read-only and verify bbolt's page structure and linkbolt's own\n" +
+			"data: every record decodes, indexes and records agree both ways, no short code is both\n" +
+			"live and deleted, click counts belong to existing links, the counts and id sequences\n" +
+			"match the records, and the schema version is current. Every problem is printed, up\n" +
+			fmt.Sprintf("to %d, with the total. The file is never changed. A running server holds the\n", store.MaxCheckProblems) +
+			"file, so check a backup from `linkbolt backup` instead, or stop the server.\n\n" +
+			"Exit codes:\n" +
+			"  0  no problems found\n" +
+			"  1  problems found, or the file could not be read\n" +
+			"  2  invalid command line\n" +
+			"  3  the database file is in use by another process",
+		Example: "  linkbolt check --db linkbolt.db\n" +
+			"  linkbolt check --db backup.db --output json",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCheck(cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.db, "db", defaultDB, "database file to check (env LINKBOLT_DB)")
+	f.VarP(&o.output, "output", "o", "output format: table or json (env LINKBOLT_OUTPUT)")
+	bindEnv(f, map[string]string{"db": "LINKBOLT_DB", "output": "LINKBOLT_OUTPUT"})
+	return cmd
+}
+
+// runCheck checks the file and prints the report. It returns an error when
+// the report has problems, so that the command exits with 1.
+func runCheck(out io.Writer, o *checkOptions) error {
+	report, err := store.Check(o.db, nil)
+	if errors.Is(err, store.ErrInUse) {
+		return fmt.Errorf("%w; stop the server first, or check a backup from `linkbolt backup`", err)
+	}
+	if err != nil {
+		return err
+	}
+
+	if o.output == outputJSON {
+		err = writeJSON(out, checkView(o.db, report))
+	} else {
+		err = writeCheckReport(out, o.db, report)
+	}
+	if err != nil {
+		return err
+	}
+	if !report.OK() {
+		return fmt.Errorf("%s has %s", o.db, countNoun(int64(report.Total), "problem", "problems"))
+	}
+	return nil
+}
+
+// checkJSON is the --output json form of a check report.
+type checkJSON struct {
+	DB             string        `json:"db"`
+	Size           int64         `json:"size_bytes"`
+	SchemaVersion  uint64        `json:"schema_version"`
+	RecordsChecked bool          `json:"records_checked"`
+	Users          uint64        `json:"users"`
+	URLs           uint64        `json:"urls"`
+	Events         uint64        `json:"events"`
+	OK             bool          `json:"ok"`
+	Total          int           `json:"total_problems"`
+	Problems       []problemJSON `json:"problems"`
+}
+
+type problemJSON struct {
+	Kind    string `json:"kind"`
+	Bucket  string `json:"bucket"`
+	Message string `json:"message"`
+}
+
+func checkView(db string, r store.CheckReport) checkJSON {
+	v := checkJSON{
+		DB:             db,
+		Size:           r.Size,
+		SchemaVersion:  r.SchemaVersion,
+		RecordsChecked: r.RecordsChecked,
+		Users:          r.Records.Users,
+		URLs:           r.Records.URLs,
+		Events:         r.Records.Events,
+		OK:             r.OK(),
+		Total:          r.Total,
+		Problems:       make([]problemJSON, 0, len(r.Problems)),
+	}
+	for _, p := range r.Problems {
+		v.Problems = append(v.Problems, problemJSON{Kind: string(p.Kind), Bucket: p.Bucket, Message: p.Message})
+	}
+	return v
+}
+
+// writeCheckReport prints a summary line, then a table of the problems.
+func writeCheckReport(out io.Writer, db string, r store.CheckReport) error {
+	fmt.Fprintf(out, "checked %s: %d bytes, schema version %d\n", db, r.Size, r.SchemaVersion)
+	if r.RecordsChecked {
+		fmt.Fprintf(out, "records: %s, %s, %s\n",
+			countNoun(int64(r.Records.Users), "user", "users"),
+			countNoun(int64(r.Records.URLs), "url", "urls"),
+			countNoun(int64(r.Records.Events), "event", "events"))
+	} else {
+		fmt.Fprintln(out, "records: not read, because the file structure is damaged or a bucket is missing")
+	}
+	if r.OK() {
+		fmt.Fprintln(out, "no problems found")
+		return nil
+	}
+
+	fmt.Fprintf(out, "%s found:\n", countNoun(int64(r.Total), "problem", "problems"))
+	tw := newTable(out)
+	fmt.Fprintln(tw, "KIND\tBUCKET\tPROBLEM")
+	for _, p := range r.Problems {
+		bucket := p.Bucket
+		if bucket == "" {
+			bucket = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, bucket, p.Message)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if more := r.Total - len(r.Problems); more > 0 {
+		fmt.Fprintf(out, "and %d more not listed\n", more)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// compactOptions are the flags of the compact command.
+type compactOptions struct {
+	db     string
+	out    string
+	output outputFormat
+}
+
+func newCompactCommand() *cobra.Command {
+	o := &compactOptions{output: outputTable}
+	cmd := &cobra.Command{
+		Use:   "compact --db FILE [--out NEWFILE]",
+		Short: "Rewrite a database file without its free pages while no server runs on it",
+		Long: "Copy a database file into a new file that leaves out the pages freed by deletes and\n" +
+			"purges, and fsync it. Without --out the copy then replaces FILE by a rename in the same\n" +
+			"directory, so FILE is always either the old or the new file; the directory needs room\n" +
+			"for both while the command runs. With --out the copy is written to NEWFILE, which must\n" +
+			"not exist, and FILE is left as it is. The server must not be running on the file.",
+		Example: "  linkbolt compact --db linkbolt.db\n" +
+			"  linkbolt compact --db linkbolt.db --out linkbolt-compact.db",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCompact(cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.db, "db", defaultDB, "database file to compact (env LINKBOLT_DB)")
+	f.StringVar(&o.out, "out", "", "write the compacted copy to this new file instead of replacing --db")
+	f.VarP(&o.output, "output", "o", "output format: table or json (env LINKBOLT_OUTPUT)")
+	bindEnv(f, map[string]string{"db": "LINKBOLT_DB", "output": "LINKBOLT_OUTPUT"})
+	return cmd
+}
+
+// compactJSON is the --output json form of a compaction.
+type compactJSON struct {
+	DB     string `json:"db"`
+	Path   string `json:"path"`
+	Before int64  `json:"before_bytes"`
+	After  int64  `json:"after_bytes"`
+}
+
+// runCompact compacts the file and prints the sizes before and after.
+func runCompact(out io.Writer, o *compactOptions) error {
+	res, err := store.Compact(o.db, o.out, nil)
+	if errors.Is(err, store.ErrInUse) {
+		return fmt.Errorf("%w; stop the server first", err)
+	}
+	if err != nil {
+		return err
+	}
+
+	if o.output == outputJSON {
+		return writeJSON(out, compactJSON{DB: o.db, Path: res.Path, Before: res.Before, After: res.After})
+	}
+	fmt.Fprintf(out, "compacted %s into %s: %d bytes before, %d after", o.db, res.Path, res.Before, res.After)
+	if res.After < res.Before {
+		fmt.Fprintf(out, " (%.0f%% smaller)", 100*float64(res.Before-res.After)/float64(res.Before))
+	}
+	_, err = fmt.Fprintln(out)
+	return err
+}

@@ -1,0 +1,358 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Export formats.
+const (
+	exportCSV   = "csv"
+	exportJSONL = "jsonl"
+)
+
+// apiTimeLayout is the form of the API's timestamps: UTC, no zone.
+const apiTimeLayout = "2006-01-02T15:04:05"
+
+// exportOptions are the flags of the export command.
+type exportOptions struct {
+	client clientOptions
+	dir    string
+	format string
+}
+
+// exportResult is one file written by an export.
+type exportResult struct {
+	Kind    string `json:"kind"`
+	File    string `json:"file"`
+	Records int64  `json:"records"`
+}
+
+func newExportCommand(g *globalOptions) *cobra.Command {
+	o := &exportOptions{}
+	cmd := &cobra.Command{
+		Use:   "export --dir DIR [--format csv|jsonl]",
+		Short: "Write every user, link and event of the server to files",
+		Long: "Read all users, links and events through the API and write them to DIR as\n" +
+			"users.csv, urls.csv and events.csv in the format that import reads, or as\n" +
+			"users.jsonl, urls.jsonl and events.jsonl with one API object per line. urls.csv\n" +
+			"adds the columns expires_at, max_clicks and redirect_type to the seed format.\n" +
+			"Each file is written under a temporary name and renamed once all three are\n" +
+			"complete, so a failed export leaves no partial file. Deleted links are not\n" +
+			"exported; their events are. The export is not a snapshot: records written while\n" +
+			"it runs may or may not be in it.\n\n" + clientHelp,
+		Example: "  linkbolt export --dir backup-2026-01-31\n" +
+			"  linkbolt import --users backup-2026-01-31/users.csv --urls backup-2026-01-31/urls.csv --events backup-2026-01-31/events.csv",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			o.client.progress = terminalOutput(cmd.ErrOrStderr())
+			return runExport(ctx, cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "", "directory to write the files to, created when missing")
+	f.StringVar(&o.format, "format", exportCSV, "file format: csv or jsonl")
+	addClientFlags(f, &o.client)
+	return cmd
+}
+
+// exportKind is one list of the API and the file it is written to.
+type exportKind struct {
+	name   string // users, urls or events
+	path   string // API path of the list
+	header []string
+	row    func(raw json.RawMessage) ([]string, error)
+}
+
+// exportKinds lists the files of an export in the order import reads them.
+var exportKinds = []exportKind{
+	{"users", "/users", []string{"id", "username", "email", "created_at"}, userRow},
+	{"urls", "/urls", []string{"id", "user_id", "short_code", "original_url", "title", "is_active",
+		"created_at", "updated_at", "expires_at", "max_clicks", "redirect_type"}, urlRow},
+	{"events", "/events", []string{"id", "url_id", "user_id", "event_type", "timestamp", "details"}, eventRow},
+}
+
+// runExport writes the three files and prints what each holds.
+func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error) {
+	if o.dir == "" {
+		return usageError{errors.New("missing --dir DIR: the directory to write the files to")}
+	}
+	if o.format != exportCSV && o.format != exportJSONL {
+		return usageError{fmt.Errorf("invalid --format %q: use csv or jsonl", o.format)}
+	}
+	c, err := newAPIClient(&o.client)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return fmt.Errorf("create export directory: %w", err)
+	}
+
+	// Every file is complete under its temporary name before any is
+	// renamed, so that a failure leaves neither a partial file nor a set
+	// of files from two exports.
+	var temps []string
+	defer func() {
+		if err != nil {
+			for _, tmp := range temps {
+				os.Remove(tmp)
+			}
+		}
+	}()
+	results := make([]exportResult, 0, len(exportKinds))
+	for _, kind := range exportKinds {
+		tmp, n, err := exportToTemp(ctx, c, o.dir, o.format, kind, o.client.progress)
+		if tmp != "" {
+			temps = append(temps, tmp)
+		}
+		if err != nil {
+			return fmt.Errorf("export %s: %w", kind.name, err)
+		}
+		file := filepath.Join(o.dir, kind.name+"."+o.format)
+		results = append(results, exportResult{Kind: kind.name, File: file, Records: n})
+	}
+	if err := renameExport(o.dir, temps, results); err != nil {
+		return err
+	}
+
+	if o.client.output == outputJSON {
+		return writeJSON(out, results)
+	}
+	for _, r := range results {
+		fmt.Fprintf(out, "exported %s to %s\n", countNoun(r.Records, singular(r.Kind), r.Kind), r.File)
+	}
+	return nil
+}
+
+// renameExport gives each complete temporary file its final name and syncs
+// the directory, so that the names survive a crash.
+func renameExport(dir string, temps []string, results []exportResult) error {
+	for i, tmp := range temps {
+		if err := os.Rename(tmp, results[i].File); err != nil {
+			return fmt.Errorf("rename %s: %w", tmp, err)
+		}
+	}
+	syncDir(dir)
+	return nil
+}
+
+// singular returns the singular of an export kind.
+func singular(kind string) string {
+	return kind[:len(kind)-1]
+}
+
+// exportToTemp writes every record of one list to a new temporary file in
+// dir, synced and closed, and returns its name and the record count. The
+// name is returned also on failure, for the caller to remove.
+func exportToTemp(ctx context.Context, c *apiClient, dir, format string, kind exportKind, bars io.Writer) (string, int64, error) {
+	f, err := os.CreateTemp(dir, "."+kind.name+"-*.tmp")
+	if err != nil {
+		return "", 0, err
+	}
+	tmp := f.Name()
+	n, err := writeRecords(ctx, c, f, format, kind, bars)
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	return tmp, n, err
+}
+
+// writeRecords fetches every page of a list and writes its records to w
+// in the format.
+func writeRecords(ctx context.Context, c *apiClient, w io.Writer, format string, kind exportKind, bars io.Writer) (n int64, err error) {
+	buf := bufio.NewWriter(w)
+	var enc recordEncoder = &jsonlEncoder{w: buf}
+	if format == exportCSV {
+		cw := csv.NewWriter(buf)
+		if err := cw.Write(kind.header); err != nil {
+			return 0, err
+		}
+		enc = &csvEncoder{w: cw, row: kind.row}
+	}
+
+	var bar *progress
+	defer func() { bar.finish(err) }()
+	pr := pageRequest{page: 1, perPage: maxPerPage, all: true}
+	err = c.eachPage(ctx, kind.path, nil, pr, func(items []json.RawMessage, total int64) error {
+		if bar == nil {
+			bar = startProgress(bars, total, "export "+kind.name, false)
+		}
+		bar.setTotal(total)
+		for _, raw := range items {
+			if err := enc.encode(raw); err != nil {
+				return err
+			}
+		}
+		n += int64(len(items))
+		bar.add(len(items))
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	if err := enc.flush(); err != nil {
+		return n, err
+	}
+	return n, buf.Flush()
+}
+
+// recordEncoder writes records of the API to an export file.
+type recordEncoder interface {
+	encode(raw json.RawMessage) error
+	flush() error
+}
+
+// jsonlEncoder writes each record compacted on its own line.
+type jsonlEncoder struct {
+	w   *bufio.Writer
+	buf bytes.Buffer
+}
+
+func (e *jsonlEncoder) encode(raw json.RawMessage) error {
+	e.buf.Reset()
+	if err := json.Compact(&e.buf, raw); err != nil {
+		return fmt.Errorf("invalid record from the server: %w", err)
+	}
+	e.buf.WriteByte('\n')
+	_, err := e.w.Write(e.buf.Bytes())
+	return err
+}
+
+func (e *jsonlEncoder) flush() error { return nil }
+
+// csvEncoder writes each record as a CSV row.
+type csvEncoder struct {
+	w   *csv.Writer
+	row func(raw json.RawMessage) ([]string, error)
+}
+
+func (e *csvEncoder) encode(raw json.RawMessage) error {
+	row, err := e.row(raw)
+	if err != nil {
+		return err
+	}
+	return e.w.Write(row)
+}
+
+func (e *csvEncoder) flush() error {
+	e.w.Flush()
+	return e.w.Error()
+}
+
+func userRow(raw json.RawMessage) ([]string, error) {
+	var u apiUser
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return nil, fmt.Errorf("invalid user from the server: %w", err)
+	}
+	created, err := seedTime(u.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	return []string{strconv.FormatUint(u.ID, 10), u.Username, u.Email, created}, nil
+}
+
+// urlRow returns the seed columns of a link and its options. An empty
+// title cell reads back as no title, so an empty title is not kept apart
+// from a null one.
+//
+// NOTE: the API shows the server's default redirect status for a link that
+// sets none, so the row names that status, and the imported link keeps it
+// even on a server with another default.
+func urlRow(raw json.RawMessage) ([]string, error) {
+	var u apiURL
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return nil, fmt.Errorf("invalid link from the server: %w", err)
+	}
+	times := []string{u.CreatedAt, u.UpdatedAt, ""}
+	if u.ExpiresAt != nil {
+		times[2] = *u.ExpiresAt
+	}
+	for i, t := range times {
+		if t == "" {
+			continue
+		}
+		var err error
+		if times[i], err = seedTime(t); err != nil {
+			return nil, err
+		}
+	}
+	active := "False"
+	if u.IsActive {
+		active = "True"
+	}
+	redirect := ""
+	if u.RedirectType != 0 {
+		redirect = strconv.Itoa(u.RedirectType)
+	}
+	return []string{
+		strconv.FormatUint(u.ID, 10), optionalCell(u.UserID), u.ShortCode, u.OriginalURL,
+		stringCell(u.Title), active, times[0], times[1], times[2], optionalCell(u.MaxClicks), redirect,
+	}, nil
+}
+
+func eventRow(raw json.RawMessage) ([]string, error) {
+	var ev apiEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("invalid event from the server: %w", err)
+	}
+	at, err := seedTime(ev.Timestamp)
+	if err != nil {
+		return nil, err
+	}
+	var details bytes.Buffer
+	if len(ev.Details) > 0 {
+		if err := json.Compact(&details, ev.Details); err != nil {
+			return nil, fmt.Errorf("invalid details of event %d from the server: %w", ev.ID, err)
+		}
+	}
+	return []string{
+		strconv.FormatUint(ev.ID, 10), strconv.FormatUint(ev.URLID, 10), optionalCell(ev.UserID),
+		ev.EventType, at, details.String(),
+	}, nil
+}
+
+// seedTime converts an API timestamp to the seed files' YYYY-MM-DD
+// HH:MM:SS.
+func seedTime(s string) (string, error) {
+	t, err := time.Parse(apiTimeLayout, s)
+	if err != nil {
+		return "", fmt.Errorf("invalid timestamp %q from the server: want the form %s", s, apiTimeLayout)
+	}
+	return t.Format(time.DateTime), nil
+}
+
+// optionalCell returns a nullable id or count as a CSV cell: empty for
+// null.
+func optionalCell(v *uint64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatUint(*v, 10)
+}
+
+// stringCell returns a nullable string as a CSV cell: empty for null.
+func stringCell(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

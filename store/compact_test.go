@@ -1,0 +1,230 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// storeContent is every user, URL and event of a store, read through the
+// public API.
+type storeContent struct {
+	users  []User
+	urls   []URL
+	events []Event
+	counts Counts
+}
+
+func readContent(t *testing.T, path string) storeContent {
+	t.Helper()
+	s, err := Open(path, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var c storeContent
+	all := Page{Page: 1, PerPage: 1 << 20}
+	if c.users, _, err = s.ListUsers(all); err != nil {
+		t.Fatal(err)
+	}
+	if c.urls, _, err = s.ListURLs(URLFilter{}, all); err != nil {
+		t.Fatal(err)
+	}
+	if c.events, _, err = s.ListEvents(EventFilter{}, all); err != nil {
+		t.Fatal(err)
+	}
+	if c.counts, err = s.Counts(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// buildSparseStore imports many links and events and purges most of them,
+// so that the file has free pages for a compaction to drop.
+func buildSparseStore(t *testing.T, path string) {
+	t.Helper()
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	owner := mustUser(t, s, "keeper")
+	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	urls := make([]URL, 2000)
+	var events []Event
+	for i := range urls {
+		id := uint64(i + 1)
+		urls[i] = URL{
+			ID:          id,
+			ShortCode:   fmt.Sprintf("code%04d", id),
+			OriginalURL: fmt.Sprintf("https://example.com/%d/%s", id, strings.Repeat("p", 100)),
+			IsActive:    i%10 == 0,
+			CreatedAt:   created,
+		}
+		if i%10 == 0 {
+			urls[i].UserID = owner.ID
+		}
+		ev := Event{ID: id, URLID: id, Type: EventClick, Timestamp: created, Details: []byte(`{"referrer":""}`)}
+		events = append(events, ev)
+	}
+	if err := s.ImportURLs(urls); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportEvents(events); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Purge(PurgeFilter{Inactive: true}, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCompact(t *testing.T) {
+	tests := []struct {
+		name   string
+		output bool // write to a new file instead of replacing the original
+	}{
+		{name: "in place", output: false},
+		{name: "to output file", output: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "sparse.db")
+			buildSparseStore(t, path)
+			want := readContent(t, path)
+			original, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			out, target := "", path
+			if tt.output {
+				out = filepath.Join(dir, "compacted.db")
+				target = out
+			}
+			res, err := Compact(path, out, nil)
+			if err != nil {
+				t.Fatalf("compact: %v", err)
+			}
+
+			if res.Path != target {
+				t.Errorf("Path = %s, want %s", res.Path, target)
+			}
+			if res.Before != int64(len(original)) {
+				t.Errorf("Before = %d, want the original size %d", res.Before, len(original))
+			}
+			info, err := os.Stat(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.After != info.Size() {
+				t.Errorf("After = %d, want the size of %s, %d", res.After, target, info.Size())
+			}
+			if res.After >= res.Before {
+				t.Errorf("compacted size %d is not below the original %d", res.After, res.Before)
+			}
+			if info.Mode().Perm() != 0o600 {
+				t.Errorf("compacted file mode = %v, want 0600 as the original", info.Mode().Perm())
+			}
+
+			if got := readContent(t, target); !reflect.DeepEqual(got, want) {
+				t.Errorf("compacted content differs: %d users, %d urls, %d events; want %d, %d, %d",
+					len(got.users), len(got.urls), len(got.events), len(want.users), len(want.urls), len(want.events))
+			}
+			report, err := Check(target, nil)
+			if err != nil || !report.OK() {
+				t.Errorf("check of the compacted file: %v, problems:%s", err, problemList(report))
+			}
+			if tt.output {
+				after, err := os.ReadFile(path)
+				if err != nil || !bytes.Equal(after, original) {
+					t.Errorf("compact to an output file changed the original (%v)", err)
+				}
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if strings.Contains(e.Name(), ".compact-") {
+					t.Errorf("temporary file %s left behind", e.Name())
+				}
+			}
+		})
+	}
+}
+
+func TestCompactKeepsSequences(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seq.db")
+	buildSparseStore(t, path)
+	before := readContent(t, path)
+	if _, err := Compact(path, "", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, err := s.CreateURL(URL{OriginalURL: "https://example.com/new", IsActive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2000 URLs were imported before the compaction, most of them purged.
+	if u.ID != 2001 {
+		t.Errorf("new url id = %d after compaction, want 2001 (highest url id %d)", u.ID, before.urls[len(before.urls)-1].ID)
+	}
+}
+
+func TestCompactErrors(t *testing.T) {
+	lockWait := &Options{Timeout: 100 * time.Millisecond}
+
+	t.Run("file in use", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "busy.db")
+		s, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := Compact(path, "", lockWait); !errors.Is(err, ErrInUse) {
+			t.Errorf("compact of an open file: got %v, want ErrInUse", err)
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 1 {
+			t.Errorf("directory has %d entries after the failed compaction, want only the database", len(entries))
+		}
+	})
+
+	t.Run("output exists", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "src.db")
+		buildSparseStore(t, path)
+		out := filepath.Join(dir, "taken.db")
+		if err := os.WriteFile(out, []byte("keep"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Compact(path, out, lockWait); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("compact onto an existing file: got %v, want ErrExist", err)
+		}
+		if data, _ := os.ReadFile(out); string(data) != "keep" {
+			t.Errorf("existing output was overwritten: %q", data)
+		}
+	})
+
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "missing.db")
+		if _, err := Compact(path, "", lockWait); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("compact of a missing file: got %v, want ErrNotExist", err)
+		}
+	})
+}
