@@ -28,7 +28,7 @@ var (
 	ErrIDsExhausted = errors.New("id range exhausted")
 
 	// ErrCorrupt is returned when a record cannot be decoded.
-	ErrCorrupt = errors.New("corrupt record")
+	ErrCorrupt = errors.New("corrupt data")
 )
 
 // ImportError reports the record of a bulk import that could not be

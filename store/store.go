@@ -6,6 +6,8 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,26 +141,19 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("code length %d is outside 4 to %d", codeLen, maxCodeLength)
 	}
 
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         timeout,
-		MaxSize:         opts.MaxSize,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 0,
-		ReadOnly:        opts.ReadOnly,
+	db, err := openBolt(path, &bolt.Options{
+		Timeout:      timeout,
+		MaxSize:      opts.MaxSize,
+		FreelistType: bolt.FreelistMapType,
+		ReadOnly:     opts.ReadOnly,
 	})
-	if errors.Is(err, berrors.ErrTimeout) {
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if opts.ReadOnly {
-		err = db.View(checkSchemaVersion)
-	} else {
-		err = db.Update(initSchema)
-	}
-	if err != nil {
-		db.Close()
+	case errors.As(err, &pathErr):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 
@@ -196,6 +191,33 @@ func checkSchemaVersion(tx *bolt.Tx) error {
 
 func newerSchemaError(v uint64) error {
 	return fmt.Errorf("file has schema version %d, newer than this binary's %d; upgrade linkbolt", v, schemaVersion)
+}
+
+// openBolt opens the file and prepares its buckets. bbolt reads a damaged
+// file through its memory map and may then fault or panic; both become an
+// error wrapping ErrCorrupt instead of a crash.
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: reading the file failed (%v); restore it from a backup", ErrCorrupt, p)
+		}
+	}()
+
+	db, err = bolt.Open(path, 0o600, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.ReadOnly {
+		err = db.View(checkSchemaVersion)
+	} else {
+		err = db.Update(initSchema)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // initSchema creates missing buckets and checks the schema version.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -486,5 +487,24 @@ func TestImportRejectsIDsAboveLimit(t *testing.T) {
 	u := mustUser(t, s, "after")
 	if u.ID != MaxImportID+1 {
 		t.Errorf("id after the largest import = %d, want %d", u.ID, uint64(MaxImportID)+1)
+	}
+}
+
+func TestOpenDamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		mustURL(t, s, URL{OriginalURL: fmt.Sprintf("https://example.com/%d", i)})
+	}
+	s.Close()
+	if err := os.Truncate(path, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := Open(path, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open of a truncated file: got %v, want ErrCorrupt", err)
 	}
 }
