@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -737,5 +738,33 @@ func TestServeErrors(t *testing.T) {
 				t.Errorf("error %v is a usage error: %v, want %v", err, got, tt.wantUsage)
 			}
 		})
+	}
+}
+
+func TestServeProfiles(t *testing.T) {
+	var logs bytes.Buffer
+	stop, err := serveProfiles("127.0.0.1:0", slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	var line struct {
+		Addr string `json:"pprof_addr"`
+	}
+	if err := json.Unmarshal(bytes.SplitN(logs.Bytes(), []byte("\n"), 2)[0], &line); err != nil || line.Addr == "" {
+		t.Fatalf("no address in the log %q: %v", logs.String(), err)
+	}
+	resp, err := http.Get("http://" + line.Addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("goroutine profile")) {
+		t.Errorf("goroutine profile: status %d, body %.80q", resp.StatusCode, body)
+	}
+	if _, err := serveProfiles("127.0.0.1:0:0", slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("an invalid --pprof-addr was accepted")
 	}
 }

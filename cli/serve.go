@@ -41,6 +41,7 @@ type serveOptions struct {
 	rateLimit       float64
 	rateBurst       int
 	trustedProxies  []string
+	pprofAddr       string
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -75,7 +76,9 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	f.Float64Var(&o.rateLimit, "rate-limit", 0, "write requests per second allowed per client; 0 turns the limit off (env LINKBOLT_RATE_LIMIT)")
 	f.IntVar(&o.rateBurst, "rate-burst", 0, "write requests a client may send at once; 0 means the rate limit rounded up (env LINKBOLT_RATE_BURST)")
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "addresses or CIDR networks of proxies whose X-Forwarded-For names the client (env LINKBOLT_TRUSTED_PROXIES)")
+	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this host:port; off when empty; keep it on loopback (env LINKBOLT_PPROF_ADDR)")
 	bindEnv(f, map[string]string{
+		"pprof-addr":       "LINKBOLT_PPROF_ADDR",
 		"api-keys-file":    "LINKBOLT_API_KEYS_FILE",
 		"rate-limit":       "LINKBOLT_RATE_LIMIT",
 		"rate-burst":       "LINKBOLT_RATE_BURST",
@@ -153,6 +156,14 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		"api_keys", len(keys), "rate_limit", o.rateLimit)
 	if len(keys) == 0 && !isLoopback(srv.Addr()) {
 		log.Warn("the API is open to anyone who can reach this address; set LINKBOLT_API_KEYS or --api-keys-file", "addr", srv.Addr())
+	}
+
+	if o.pprofAddr != "" {
+		stopProfiles, err := serveProfiles(o.pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
 	}
 
 	serveErr := make(chan error, 1)
