@@ -176,17 +176,37 @@ func listEventIDs(tx *bolt.Tx, f EventFilter, p Page) ([]uint64, uint64) {
 // every event of a deleted URL.
 func (s *Store) RecordClicks(clicks []Click) error {
 	return s.update(func(tx *bolt.Tx) error {
-		counts := tx.Bucket(bucketClicks)
+		events := tx.Bucket(bucketEvents)
+		perURL := make(map[uint64]uint64)
 		for _, c := range clicks {
-			details := clickDetails{Referrer: c.Referrer, UserAgent: c.UserAgent, Bot: c.Bot}
-			if err := s.appendEvent(tx, c.URLID, c.UserID, EventClick, c.Time.UTC().Truncate(time.Second), details); err != nil {
+			raw, err := marshalDetails(clickDetails{Referrer: c.Referrer, UserAgent: c.UserAgent, Bot: c.Bot})
+			if err != nil {
 				return err
 			}
-			key := itob(c.URLID)
-			if c.Bot || tx.Bucket(bucketURLs).Get(key) == nil {
+			ev := Event{URLID: c.URLID, UserID: c.UserID, Type: EventClick, Timestamp: c.Time.UTC().Truncate(time.Second), Details: raw}
+			if ev.ID, err = s.nextID(events); err != nil {
+				return err
+			}
+			if err := putEvent(tx, &ev, nil); err != nil {
+				return err
+			}
+			if !c.Bot {
+				perURL[c.URLID]++
+			}
+		}
+
+		// Counters are written once per URL and the event total once per
+		// batch: a hot link gets hundreds of clicks in one batch.
+		if err := addCount(tx, metaEvents, int64(len(clicks))); err != nil {
+			return err
+		}
+		counts := tx.Bucket(bucketClicks)
+		for id, n := range perURL {
+			key := itob(id)
+			if tx.Bucket(bucketURLs).Get(key) == nil {
 				continue
 			}
-			if err := counts.Put(key, itob(btoi(counts.Get(key))+1)); err != nil {
+			if err := counts.Put(key, itob(btoi(counts.Get(key))+n)); err != nil {
 				return err
 			}
 		}
