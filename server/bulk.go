@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -157,6 +158,9 @@ func checkUserRow(u *store.User) error {
 func checkURLRow(u *store.URL) error {
 	if err := checkTargetURL(u.OriginalURL); err != nil {
 		return err
+	}
+	if reservedCode(u.ShortCode) {
+		return fmt.Errorf("short_code %q is a path of this API", u.ShortCode)
 	}
 	if u.Title != nil && utf8.RuneCountInString(*u.Title) > maxTitleLength {
 		return errors.New("title is longer than 512 characters")

@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/linkbolt/linkbolt/cache"
@@ -28,7 +30,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !found {
 		s.metrics.redirectNotFound.Inc()
-		if s.reservedCode(code) {
+		if reservedCode(code) {
 			return notFound("no route for %s %s", r.Method, truncate(r.URL.Path, maxEcho))
 		}
 		return notFound("no link with short code %q", truncate(code, maxEcho))
@@ -147,21 +149,29 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// reservedCode reports whether code is the first segment of a route of this
-// server, so that a custom code can never shadow a route, present or added
-// later to the table.
-func (s *Server) reservedCode(code string) bool {
-	for _, path := range reservedPaths {
-		if strings.EqualFold(path, code) {
-			return true
-		}
-	}
-	for _, rt := range s.routeTable() {
+// reservedWords are the first segments of the routes of this server and
+// the paths kept for later routes, in lower case. The route table is built
+// on a zero Server only to read its patterns.
+var (
+	reservedOnce  sync.Once
+	reservedWords []string
+)
+
+func loadReservedWords() {
+	reservedWords = slices.Clone(reservedPaths)
+	for _, rt := range (&Server{}).routeTable() {
 		_, path, _ := strings.Cut(rt.pattern, " ")
 		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-		if !strings.HasPrefix(first, "{") && strings.EqualFold(first, code) {
-			return true
+		if first != "" && !strings.HasPrefix(first, "{") {
+			reservedWords = append(reservedWords, strings.ToLower(first))
 		}
 	}
-	return false
+}
+
+// reservedCode reports whether code is, in any case, the first segment of a
+// route of this server, so that a custom code can never shadow a route,
+// present or added later to the table.
+func reservedCode(code string) bool {
+	reservedOnce.Do(loadReservedWords)
+	return slices.Contains(reservedWords, strings.ToLower(code))
 }

@@ -30,7 +30,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // server's own fault, once, with the request that met them.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := errorResponse(err)
-	if status == http.StatusInternalServerError || errors.Is(err, store.ErrIDsExhausted) {
+	if status == http.StatusInternalServerError || errors.Is(err, store.ErrIDsExhausted) || errors.Is(err, store.ErrCorrupt) {
 		s.log.Error("request failed", "error", err, "method", r.Method, "path", r.URL.Path, "status", status)
 	}
 	writeJSON(w, status, body)

@@ -146,7 +146,7 @@ func (s *Server) createURL(w http.ResponseWriter, r *http.Request) error {
 	if ok && !store.ValidCode(code) {
 		return invalidField("short_code", "short_code must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
 	}
-	if ok && s.reservedCode(code) {
+	if ok && reservedCode(code) {
 		return invalidField("short_code", "short_code %q is a path of this API; choose another", code)
 	}
 

@@ -549,17 +549,46 @@ func (c *checker) checkTombstones() {
 	}
 }
 
-// checkClicks checks that every click count belongs to an existing URL.
+// checkClicks checks that every click count belongs to an existing URL and
+// equals the number of that URL's click events that are not from bots.
 func (c *checker) checkClicks() {
+	want := c.clickEvents()
 	urls := c.tx.Bucket(bucketURLs)
 	cur := c.tx.Bucket(bucketClicks).Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if len(k) != 8 || len(v) != 8 {
 			c.add(ProblemClickCount, bucketClicks, "entry %x = %x is not an 8-byte url id and count", k, v)
+			if len(k) == 8 {
+				delete(want, btoi(k))
+			}
 			continue
 		}
+		id := btoi(k)
 		if urls.Get(k) == nil {
-			c.add(ProblemClickCount, bucketClicks, "click count %d belongs to url %d, which does not exist", btoi(v), btoi(k))
+			c.add(ProblemClickCount, bucketClicks, "click count %d belongs to url %d, which does not exist", btoi(v), id)
+			continue
+		}
+		if n := want[id]; btoi(v) != n {
+			c.add(ProblemClickCount, bucketClicks, "click count of url %d is %d, but it has %d click events not from bots", id, btoi(v), n)
+		}
+		delete(want, id)
+	}
+	for id, n := range want {
+		if urls.Get(itob(id)) != nil {
+			c.add(ProblemClickCount, bucketClicks, "url %d has %d click events not from bots but no click count", id, n)
 		}
 	}
+}
+
+// clickEvents counts the click events that are not from bots, per URL.
+func (c *checker) clickEvents() map[uint64]uint64 {
+	counts := make(map[uint64]uint64)
+	prefix := []byte(EventClick)
+	scanPrefix(c.tx.Bucket(bucketEventTypes), prefix, func(id uint64) bool {
+		if ev, found := c.event(id); found == recordFound && countsAsClick(&ev) {
+			counts[ev.URLID]++
+		}
+		return true
+	})
+	return counts
 }

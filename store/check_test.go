@@ -470,6 +470,12 @@ func TestCheckNamesDamage(t *testing.T) {
 			total: 1,
 		},
 		{
+			name:   "click count disagrees with events",
+			damage: func(tx *bolt.Tx) error { return tx.Bucket(bucketClicks).Put(itob(fx.owned.ID), itob(1000)) },
+			kind:   ProblemClickCount, bucket: bucketClicks, text: "is 1000, but it has 1 click events not from bots",
+			total: 1,
+		},
+		{
 			name:   "click count malformed",
 			damage: func(tx *bolt.Tx) error { return tx.Bucket(bucketClicks).Put(itob(fx.owned.ID), []byte{1}) },
 			kind:   ProblemClickCount, bucket: bucketClicks, text: "not an 8-byte url id and count",

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -109,7 +110,24 @@ func compactToTemp(src *bolt.DB, target string, perm fs.FileMode) (string, error
 
 // copyCompacted writes every bucket of src into the empty file at path.
 // Its commits skip fsync, because the caller fsyncs the finished file once.
-func copyCompacted(src *bolt.DB, path string, perm fs.FileMode) error {
+func copyCompacted(src *bolt.DB, path string, perm fs.FileMode) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverCorrupt(&err)
+
+	// Compacting a damaged file would copy the damage or stop halfway.
+	err = src.View(func(tx *bolt.Tx) error {
+		var first error
+		for checkErr := range tx.Check() {
+			if first == nil {
+				first = fmt.Errorf("%w: %v; run linkbolt check for the full list", ErrCorrupt, checkErr)
+			}
+		}
+		return first
+	})
+	if err != nil {
+		return err
+	}
+
 	dst, err := bolt.Open(path, perm, &bolt.Options{
 		Timeout:      DefaultOpenTimeout,
 		NoSync:       true,
@@ -118,6 +136,7 @@ func copyCompacted(src *bolt.DB, path string, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
+	defer dst.Close()
 	err = bolt.Compact(dst, src, compactTxMaxSize)
 	if closeErr := dst.Close(); err == nil {
 		err = closeErr

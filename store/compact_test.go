@@ -228,3 +228,43 @@ func TestCompactErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestCompactDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "damaged.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		mustURL(t, s, URL{OriginalURL: fmt.Sprintf("https://example.com/%d", i)})
+	}
+	s.Close()
+
+	// Overwrite the page headers (id, flags, count) of every page after
+	// the two meta pages.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pageSize = 4096
+	for page := 2; (page+1)*pageSize <= len(data); page++ {
+		for i := page * pageSize; i < page*pageSize+16; i++ {
+			data[i] ^= 0x5a
+		}
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(dir, "out.db")
+	if _, err := Compact(path, out, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("compact of a damaged file: got %v, want ErrCorrupt", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != "damaged.db" {
+			t.Errorf("compact left %s behind", e.Name())
+		}
+	}
+}

@@ -90,10 +90,25 @@ func importURL(tx *bolt.Tx, u *URL) error {
 	return putURL(tx, u, &old)
 }
 
+// reserveDeletedCode keeps the code of a deleted URL reserved after an
+// export and import: an exported file has no row for a deleted URL, but
+// its created event names the code. A code that is taken stays as it is.
+func reserveDeletedCode(tx *bolt.Tx, ev *Event) error {
+	if ev.Type != EventCreated || tx.Bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
+		return nil
+	}
+	var d createdDetails
+	if json.Unmarshal(ev.Details, &d) != nil || !ValidCode(d.ShortCode) || codeTaken(tx, d.ShortCode) {
+		return nil
+	}
+	return tx.Bucket(bucketTombstones).Put([]byte(d.ShortCode), itob(ev.URLID))
+}
+
 // ImportEvents upserts events by id in one transaction: all are written or
 // none. The URL and user ids are kept as they are, even when they name no
 // record, as in the seed files. A new click event that is not from a bot
-// adds to its URL's click count.
+// adds to its URL's click count, and the created event of a URL that does
+// not exist reserves that URL's code.
 func (s *Store) ImportEvents(events []Event) error {
 	return s.update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketEvents)
@@ -116,6 +131,9 @@ func (s *Store) ImportEvents(events []Event) error {
 					key := itob(ev.URLID)
 					err = counts.Put(key, itob(btoi(counts.Get(key))+1))
 				}
+			}
+			if err == nil {
+				err = reserveDeletedCode(tx, ev)
 			}
 			if err != nil {
 				return &ImportError{ID: ev.ID, Err: err}

@@ -198,11 +198,7 @@ func newerSchemaError(v uint64) error {
 // error wrapping ErrCorrupt instead of a crash.
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: reading the file failed (%v); restore it from a backup", ErrCorrupt, p)
-		}
-	}()
+	defer recoverCorrupt(&err)
 
 	db, err = bolt.Open(path, 0o600, o)
 	if err != nil {
@@ -218,6 +214,15 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// recoverCorrupt turns a panic of bbolt or of a decoder, or a memory fault
+// under debug.SetPanicOnFault, into an error wrapping ErrCorrupt. It must
+// be deferred directly.
+func recoverCorrupt(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("%w: reading the file failed (%v); restore it from a backup", ErrCorrupt, p)
+	}
 }
 
 // initSchema creates missing buckets and checks the schema version.
@@ -326,9 +331,13 @@ func addCount(tx *bolt.Tx, key []byte, delta int64) error {
 }
 
 // view runs fn in a read transaction. A file that is closed reads as
-// ErrUnavailable, so that callers answer 503 rather than 500.
-func (s *Store) view(fn func(*bolt.Tx) error) error {
-	err := s.db.View(fn)
+// ErrUnavailable, and a damaged one as ErrCorrupt rather than a crash, so
+// that callers answer 503 rather than 500.
+func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverCorrupt(&err)
+
+	err = s.db.View(fn)
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

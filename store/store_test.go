@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // openStore opens a store on a new file in a temporary directory and closes
@@ -506,5 +508,34 @@ func TestOpenDamagedFile(t *testing.T) {
 
 	if _, err := Open(path, nil); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("open of a truncated file: got %v, want ErrCorrupt", err)
+	}
+}
+
+func TestReadPanicBecomesErrCorrupt(t *testing.T) {
+	s := openStore(t, nil)
+	err := s.view(func(*bolt.Tx) error {
+		var m map[string]int
+		m["x"] = 1 // a panic inside the read, as a damaged page gives
+		return nil
+	})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("panic in a read: got %v, want ErrCorrupt", err)
+	}
+	if _, err := s.CreateUser(User{Username: "after", Email: "after@example.com"}); err != nil {
+		t.Errorf("write after a failed read: %v", err)
+	}
+}
+
+func TestImportedCreatedEventReservesDeletedCode(t *testing.T) {
+	s := openStore(t, nil)
+	events := []Event{
+		{ID: 1, URLID: 7, Type: EventCreated, Timestamp: now(), Details: json.RawMessage(`{"short_code":"gone77","original_url":"https://example.com/"}`)},
+		{ID: 2, URLID: 7, Type: EventDeleted, Timestamp: now(), Details: json.RawMessage(`{"reason":"user_requested"}`)},
+	}
+	if err := s.ImportEvents(events); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateURL(URL{ShortCode: "gone77", OriginalURL: "https://example.org/"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("code of an imported deleted url: got %v, want ErrConflict", err)
 	}
 }

@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/linkbolt/linkbolt/store"
+)
+
+// benchLinks is the number of links in the store of the read benchmarks.
+const benchLinks = 10_000
+
+// openBenchStore opens a store on a new file that holds n links with the
+// codes benchCode(1) to benchCode(n), imported in one transaction. It is
+// closed when the benchmark ends.
+func openBenchStore(b *testing.B, n int) *store.Store {
+	b.Helper()
+	s, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+
+	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	urls := make([]store.URL, n)
+	for i := range urls {
+		id := uint64(i + 1)
+		urls[i] = store.URL{
+			ID:          id,
+			ShortCode:   benchCode(id),
+			OriginalURL: fmt.Sprintf("https://example.com/docs/%d?a=1&a=2#intro", id),
+			IsActive:    true,
+			CreatedAt:   created,
+		}
+	}
+	if err := s.ImportURLs(urls); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func benchCode(id uint64) string {
+	return fmt.Sprintf("b%06d", id)
+}
+
+func BenchmarkGetURLByCode(b *testing.B) {
+	s := openBenchStore(b, benchLinks)
+	codes := make([]string, benchLinks)
+	for i := range codes {
+		codes[i] = benchCode(uint64(i + 1))
+	}
+
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.GetURLByCode(codes[i%len(codes)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkCreateURL measures one create at a time. Each waits for its
+// own commit and fsync, so the disk sets the pace.
+func BenchmarkCreateURL(b *testing.B) {
+	s := openBenchStore(b, 0)
+
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		u := store.URL{OriginalURL: fmt.Sprintf("https://example.com/new/%d", i), IsActive: true}
+		if _, err := s.CreateURL(u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreateURLParallel measures creates from GOMAXPROCS*64
+// goroutines, as from many clients at once, whose writes share commits.
+func BenchmarkCreateURLParallel(b *testing.B) {
+	s := openBenchStore(b, 0)
+	var n atomic.Uint64
+
+	b.ReportAllocs()
+	b.SetParallelism(64)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			u := store.URL{OriginalURL: fmt.Sprintf("https://example.com/new/%d", n.Add(1)), IsActive: true}
+			if _, err := s.CreateURL(u); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkListURLs reads a page of 100 links, at the start of the list
+// and at its end, where the pages before it are skipped.
+func BenchmarkListURLs(b *testing.B) {
+	s := openBenchStore(b, benchLinks)
+	const perPage = 100
+	for _, page := range []int{1, benchLinks / perPage} {
+		b.Run(fmt.Sprintf("page=%d", page), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				urls, total, err := s.ListURLs(store.URLFilter{}, store.Page{Page: page, PerPage: perPage})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(urls) != perPage || total != benchLinks {
+					b.Fatalf("got %d links of %d, want %d of %d", len(urls), total, perPage, benchLinks)
+				}
+			}
+		})
+	}
+}
