@@ -5,18 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/store"
 )
 
 // backupOptions are the flags of the backup command.
 type backupOptions struct {
 	client clientOptions
 	out    string
+	force  bool
 }
 
 // backupJSON is the JSON output of the backup command.
@@ -31,11 +35,17 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 		Use:   "backup --out FILE",
 		Short: "Download a consistent copy of the server's database file",
 		Long: "Download a consistent snapshot of the database file while the server goes on\n" +
-			"serving. The copy is written to FILE.tmp, synced to disk, checked against the size\n" +
-			"the server announced and only then renamed to FILE, so FILE is never a partial\n" +
-			"copy. To restore, stop the server and start it on the copy with --db.\n\n" + clientHelp,
-		Example: "  linkbolt backup --out linkbolt-backup.db",
-		Args:    cobra.NoArgs,
+			"serving. The copy is written to a temporary file beside FILE, synced to disk, checked\n" +
+			"against the size the server announced and only then renamed to FILE, so FILE is never\n" +
+			"a partial copy. To restore, stop the server and start it on the copy with --db.\n\n" +
+			"FILE must not exist. --force replaces an existing regular file, but never a directory,\n" +
+			"a device or a symbolic link, and on Linux, macOS and the BSDs never a file that a\n" +
+			"process holds locked as a database. Never point --out at the database file that\n" +
+			"the server runs on: the server would go on writing to the replaced file, and every\n" +
+			"write after the backup would be lost.\n\n" + clientHelp,
+		Example: "  linkbolt backup --out linkbolt-backup.db\n" +
+			"  linkbolt backup --out nightly.db --force",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
@@ -44,7 +54,8 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.out, "out", "", "file to write the backup to; an existing file is replaced")
+	f.StringVar(&o.out, "out", "", "new file to write the backup to; never the server's own database file")
+	f.BoolVar(&o.force, "force", false, "replace --out if it is an existing regular file")
 	addClientFlags(f, &o.client)
 	return cmd
 }
@@ -54,13 +65,16 @@ func runBackup(ctx context.Context, out io.Writer, o *backupOptions) error {
 	if o.out == "" {
 		return usageError{errors.New("missing --out FILE: the file to write the backup to")}
 	}
+	if err := checkBackupTarget(o.out, o.force); err != nil {
+		return err
+	}
 	c, err := newAPIClient(&o.client)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 
-	n, err := downloadBackup(ctx, c, o.out, o.client.progress)
+	n, err := downloadBackup(ctx, c, o.out, o.force, o.client.progress)
 	if err != nil {
 		return err
 	}
@@ -71,10 +85,55 @@ func runBackup(ctx context.Context, out io.Writer, o *backupOptions) error {
 	return err
 }
 
-// downloadBackup streams GET /admin/backup into path.tmp, syncs it and
-// renames it to path once its size matches the Content-Length. On failure
-// the temporary file is removed and path is left as it was.
-func downloadBackup(ctx context.Context, c *apiClient, path string, bars io.Writer) (n int64, err error) {
+// checkBackupTarget returns an error unless a backup may be written to
+// path: path must not exist, or with force be a regular file that no
+// process holds locked as a database. A usage error names a path that
+// exists, and an error wrapping store.ErrInUse a locked one.
+func checkBackupTarget(path string, force bool) error {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check --out: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return usageError{fmt.Errorf("--out %s is %s: backup writes only to a new file, or with --force to a regular file",
+			path, describeFileType(info.Mode()))}
+	}
+	if !force {
+		return usageError{fmt.Errorf("--out %s already exists: choose a new file, or give --force to replace it, "+
+			"but never the database file that the server runs on", path)}
+	}
+	if fileLocked(path) {
+		return fmt.Errorf("--out %s: %w: a backup must never replace a live database, such as the one the server runs on",
+			path, store.ErrInUse)
+	}
+	return nil
+}
+
+// describeFileType names the type of a file that is not a regular one.
+func describeFileType(mode fs.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case mode&fs.ModeDevice != 0:
+		return "a device"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
+}
+
+// downloadBackup streams GET /admin/backup into a temporary file beside
+// path, syncs it and renames it to path once its size matches the
+// Content-Length and path still passes checkBackupTarget. On failure the
+// temporary file is removed and path is left as it was.
+func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, bars io.Writer) (n int64, err error) {
 	ctx, stall := newStallTimer(ctx, c.timeout)
 	defer stall.stop()
 	resp, err := c.send(ctx, http.MethodGet, "/admin/backup", nil, nil, "")
@@ -83,11 +142,13 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, bars io.Writ
 	}
 	defer resp.Body.Close()
 
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A new name of its own, rather than path.tmp, leaves any file of that
+	// name alone.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {
 		return 0, fmt.Errorf("create backup file: %w", err)
 	}
+	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -117,6 +178,11 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, bars io.Writ
 	}
 	if err = f.Close(); err != nil {
 		return n, fmt.Errorf("close %s: %w", tmp, err)
+	}
+
+	// path may have appeared during the download.
+	if err = checkBackupTarget(path, force); err != nil {
+		return n, err
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return n, fmt.Errorf("rename %s: %w", tmp, err)

@@ -49,6 +49,9 @@ func newCheckCommand() *cobra.Command {
 // runCheck checks the file and prints the report. It returns an error when
 // the report has problems, so that the command exits with 1.
 func runCheck(out io.Writer, o *checkOptions) error {
+	if o.db == "" {
+		return usageError{errors.New("missing --db FILE: the database file to check")}
+	}
 	report, err := store.Check(o.db, nil)
 	if errors.Is(err, store.ErrInUse) {
 		return fmt.Errorf("%w; stop the server first, or check a backup from `linkbolt backup`", err)
@@ -134,7 +137,7 @@ func writeCheckReport(out io.Writer, db string, r store.CheckReport) error {
 		if bucket == "" {
 			bucket = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, bucket, p.Message)
+		writeRow(tw, string(p.Kind), bucket, p.Message)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -173,6 +173,8 @@ func TestCheckCommandErrors(t *testing.T) {
 		{"compact of locked file", []string{"compact", "--db", locked}, exitInUse, "in use by another process"},
 		{"check of missing file", []string{"check", "--db", missing}, exitFailure, "no such file"},
 		{"compact of missing file", []string{"compact", "--db", missing}, exitFailure, "no such file"},
+		{"check of empty path", []string{"check", "--db", ""}, exitUsage, "missing --db FILE"},
+		{"compact of empty path", []string{"compact", "--db", ""}, exitUsage, "missing --db FILE"},
 		{"unknown output format", []string{"check", "--db", locked, "--output", "xml"}, exitUsage, "xml"},
 		{"argument to check", []string{"check", "--db", locked, "extra"}, exitUsage, "extra"},
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/linkbolt/linkbolt/cache"
+	"github.com/linkbolt/linkbolt/server"
 	"github.com/linkbolt/linkbolt/store"
 )
 
@@ -583,6 +584,7 @@ func testServeOptions(t *testing.T) *serveOptions {
 		addr:            "127.0.0.1:0",
 		db:              filepath.Join(t.TempDir(), "serve.db"),
 		cacheSize:       cache.DefaultSize,
+		redirectStatus:  server.DefaultRedirectStatus,
 		shutdownTimeout: 5 * time.Second,
 	}
 }
@@ -737,6 +739,72 @@ func TestServeErrors(t *testing.T) {
 			if got := errors.As(err, &usage); got != tt.wantUsage {
 				t.Errorf("error %v is a usage error: %v, want %v", err, got, tt.wantUsage)
 			}
+		})
+	}
+}
+
+func TestServeFlagRanges(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	busyAddr := takenAddr(t)
+
+	// --db names a directory, which fails to open at once: a command that
+	// opened it before it checked its flags exits with 1 instead of 2, and
+	// one that accepted its flags exits with 1 without serving.
+	db := filepath.Join(dir, "db-directory")
+	if err := os.Mkdir(db, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opened := []string{"open " + db, "is a directory"}
+
+	emptyKeys := writeFile(t, dir, "empty-keys.txt", "# no keys yet\n\n")
+	longLine := writeFile(t, dir, "long-line.txt", "key-one\n"+strings.Repeat("k", maxAPIKeyLine+1)+"\n")
+	longestKey := writeFile(t, dir, "longest-key.txt", strings.Repeat("k", maxAPIKeyLine)+"\r\n")
+	noNewline := writeFile(t, dir, "no-newline.txt", strings.Repeat("\x00", 3*maxAPIKeyLine))
+
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantCode int
+		wantErr  []string
+	}{
+		{name: "rate limit Inf", args: []string{"--rate-limit", "Inf"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit +Inf", "finite", "at least 0"}},
+		{name: "rate limit NaN", args: []string{"--rate-limit", "NaN"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit NaN"}},
+		{name: "rate limit negative", args: []string{"--rate-limit", "-1"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit -1", "at least 0"}},
+		{name: "rate limit from env", env: map[string]string{"LINKBOLT_RATE_LIMIT": "-Inf"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit -Inf"}},
+		{name: "rate burst negative", args: []string{"--rate-limit", "1", "--rate-burst", "-5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst -5", "at least 0"}},
+		{name: "rate burst without rate", args: []string{"--rate-burst", "5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst 5", "--rate-limit above 0"}},
+		{name: "rate limit and burst", args: []string{"--rate-limit", "0.5", "--rate-burst", "3"}, wantCode: exitFailure, wantErr: opened},
+		{name: "click queue negative", args: []string{"--click-queue", "-1"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue -1", "1 to 10000000"}},
+		{name: "click queue too large", args: []string{"--click-queue", "10000001"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue 10000001", "1 to 10000000"}},
+		{name: "click queue huge from env", env: map[string]string{"LINKBOLT_CLICK_QUEUE": "99999999999999"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue 99999999999999"}},
+		{name: "click queue at the bound", args: []string{"--click-queue", "10000000"}, wantCode: exitFailure, wantErr: opened},
+		{name: "click queue default", args: []string{"--click-queue", "0"}, wantCode: exitFailure, wantErr: opened},
+		{name: "click flush negative", args: []string{"--click-flush", "-1ms"}, wantCode: exitUsage, wantErr: []string{"invalid --click-flush -1ms"}},
+		{name: "empty db", args: []string{"--db", ""}, wantCode: exitUsage, wantErr: []string{"missing --db FILE"}},
+		{name: "redirect status 0", args: []string{"--redirect-status", "0"}, wantCode: exitUsage, wantErr: []string{"invalid --redirect-status 0", "301, 302, 307 or 308"}},
+		{name: "redirect status 303", args: []string{"--redirect-status", "303"}, wantCode: exitUsage, wantErr: []string{"invalid --redirect-status 303", "301, 302, 307 or 308"}},
+		{name: "redirect status 308", args: []string{"--redirect-status", "308"}, wantCode: exitFailure, wantErr: opened},
+		{name: "key file missing", args: []string{"--api-keys-file", filepath.Join(dir, "missing.txt")}, wantCode: exitUsage, wantErr: []string{"invalid --api-keys-file", "missing.txt", "no such file"}},
+		{name: "key file directory", args: []string{"--api-keys-file", dir}, wantCode: exitUsage, wantErr: []string{"invalid --api-keys-file", "is a directory"}},
+		{name: "key file without keys", args: []string{"--api-keys-file", emptyKeys}, wantCode: exitUsage, wantErr: []string{"invalid --api-keys-file " + emptyKeys, "no key found"}},
+		{name: "key file line too long", args: []string{"--api-keys-file", longLine}, wantCode: exitUsage, wantErr: []string{"line 2 is longer than 4096 bytes"}},
+		{name: "key file without newline", args: []string{"--api-keys-file", noNewline}, wantCode: exitUsage, wantErr: []string{"line 1 is longer than 4096 bytes"}},
+		{name: "key file with longest key", args: []string{"--api-keys-file", longestKey}, wantCode: exitFailure, wantErr: opened},
+		{name: "keys variable of separators", env: map[string]string{"LINKBOLT_API_KEYS": ",, ,"}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_API_KEYS", "no key"}},
+		{name: "keys variable of spaces", env: map[string]string{"LINKBOLT_API_KEYS": "  "}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_API_KEYS", "no key"}},
+		{name: "keys variable empty", env: map[string]string{"LINKBOLT_API_KEYS": ""}, wantCode: exitFailure, wantErr: opened},
+		{name: "keys variable with a key", env: map[string]string{"LINKBOLT_API_KEYS": " ,key-one, "}, wantCode: exitFailure, wantErr: opened},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for name, value := range tt.env {
+				t.Setenv(name, value)
+			}
+			args := append([]string{"serve", "--addr", busyAddr, "--db", db}, tt.args...)
+			res := runCommand(t, args...)
+			expectExit(t, res, tt.wantCode, tt.wantErr...)
 		})
 	}
 }

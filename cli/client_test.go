@@ -10,9 +10,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/linkbolt/linkbolt/server"
 	"github.com/linkbolt/linkbolt/store"
@@ -456,6 +459,41 @@ func TestHelpExitCodes(t *testing.T) {
 		if !strings.Contains(res.out, want) {
 			t.Errorf("root help does not contain %q:\n%s", want, res.out)
 		}
+	}
+}
+
+func TestCommandHelpExitCodes(t *testing.T) {
+	// The command paths come from the tree, so that a new command is
+	// covered without a change here.
+	var paths [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		for _, sub := range c.Commands() {
+			p := append(slices.Clone(path), sub.Name())
+			paths = append(paths, p)
+			walk(sub, p)
+		}
+	}
+	walk(newRootCommand(io.Discard, io.Discard), nil)
+	for _, want := range []string{"serve", "backup", "check", "user create", "user list", "user delete"} {
+		if !slices.ContainsFunc(paths, func(p []string) bool { return strings.Join(p, " ") == want }) {
+			t.Errorf("the command tree has no %q: %v", want, paths)
+		}
+	}
+
+	for _, path := range paths {
+		t.Run(strings.Join(path, " "), func(t *testing.T) {
+			res := runCommand(t, append(path, "--help")...)
+			expectExit(t, res, exitOK)
+			for _, want := range []string{"Exit codes:", "0  ", "2  invalid command line", "3  the database file is in use"} {
+				if !strings.Contains(res.out, want) {
+					t.Errorf("help does not contain %q:\n%s", want, res.out)
+				}
+			}
+			if n := strings.Count(res.out, "Exit codes:"); n != 1 {
+				t.Errorf("help lists exit codes %d times, want once:\n%s", n, res.out)
+			}
+		})
 	}
 }
 

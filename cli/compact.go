@@ -26,7 +26,9 @@ func newCompactCommand() *cobra.Command {
 			"purges, and fsync it. Without --out the copy then replaces FILE by a rename in the same\n" +
 			"directory, so FILE is always either the old or the new file; the directory needs room\n" +
 			"for both while the command runs. With --out the copy is written to NEWFILE, which must\n" +
-			"not exist, and FILE is left as it is. The server must not be running on the file.",
+			"not exist, and FILE is left as it is. The server must not be running on the file.\n\n" +
+			"bbolt grows a file in steps rather than page by page, so a file with few free\n" +
+			"pages can come out the same size or slightly larger.",
 		Example: "  linkbolt compact --db linkbolt.db\n" +
 			"  linkbolt compact --db linkbolt.db --out linkbolt-compact.db",
 		Args: cobra.NoArgs,
@@ -52,6 +54,9 @@ type compactJSON struct {
 
 // runCompact compacts the file and prints the sizes before and after.
 func runCompact(out io.Writer, o *compactOptions) error {
+	if o.db == "" {
+		return usageError{errors.New("missing --db FILE: the database file to compact")}
+	}
 	res, err := store.Compact(o.db, o.out, nil)
 	if errors.Is(err, store.ErrInUse) {
 		return fmt.Errorf("%w; stop the server first", err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -9,39 +10,79 @@ import (
 	"strings"
 )
 
+// maxAPIKeyLine bounds one line of an API key file, in bytes. A key is far
+// shorter, so a longer line means that the file is not a key file.
+const maxAPIKeyLine = 4096
+
 // loadAPIKeys returns the API keys of LINKBOLT_API_KEYS (comma-separated)
 // and of the file, one key per line, blank lines and lines starting with #
 // skipped. Keys never come from a flag, which would show them in the
-// process list.
+// process list. A variable that is set and not empty but contains no key,
+// and a file that is missing, unreadable or contains no key, are errors,
+// because the operator meant to require keys. An empty variable counts as
+// unset.
 func loadAPIKeys(file string) ([]string, error) {
 	var keys []string
-	for k := range strings.SplitSeq(os.Getenv("LINKBOLT_API_KEYS"), ",") {
+	env := os.Getenv("LINKBOLT_API_KEYS")
+	for k := range strings.SplitSeq(env, ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			keys = append(keys, k)
 		}
 	}
+	if env != "" && len(keys) == 0 {
+		return nil, errors.New("invalid LINKBOLT_API_KEYS: it contains only commas or spaces and no key; set comma-separated keys, or unset it to run without keys")
+	}
 	if file == "" {
 		return keys, nil
 	}
+
+	fileKeys, err := readAPIKeyFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if len(fileKeys) == 0 {
+		return nil, fmt.Errorf("invalid --api-keys-file %s: no key found; write one key per line, with # to start a comment line", file)
+	}
+	return append(keys, fileKeys...), nil
+}
+
+// readAPIKeyFile returns the keys of a key file, one a line, without blank
+// lines and lines starting with #.
+func readAPIKeyFile(file string) ([]string, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("read API keys: %w", err)
+		return nil, fmt.Errorf("invalid --api-keys-file: %w", err)
 	}
 	defer f.Close()
+
+	// The buffer also holds the line's CR and LF, so that a line of exactly
+	// maxAPIKeyLine bytes fits.
 	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 512), maxAPIKeyLine+2)
+	var keys []string
+	line := 0
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line != "" && !strings.HasPrefix(line, "#") {
-			keys = append(keys, line)
+		line++
+		if len(sc.Bytes()) > maxAPIKeyLine {
+			return nil, apiKeyLineTooLong(file, line)
+		}
+		key := strings.TrimSpace(sc.Text())
+		if key != "" && !strings.HasPrefix(key, "#") {
+			keys = append(keys, key)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read API keys from %s: %w", file, err)
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return nil, apiKeyLineTooLong(file, line+1)
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("API key file %s has no keys", file)
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("invalid --api-keys-file: read %s: %w", file, err)
 	}
 	return keys, nil
+}
+
+func apiKeyLineTooLong(file string, line int) error {
+	return fmt.Errorf("invalid --api-keys-file %s: line %d is longer than %d bytes, and the file must hold one key per line",
+		file, line, maxAPIKeyLine)
 }
 
 // parsePrefixes parses addresses and CIDR networks; an address alone is a

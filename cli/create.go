@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/spf13/cobra"
 )
@@ -101,6 +102,6 @@ func runCreate(ctx context.Context, out io.Writer, o *createOptions) error {
 	}
 	tw := newTable(out)
 	fmt.Fprintln(tw, "ID\tCODE\tSHORT_URL\tTARGET")
-	fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.ShortCode, c.shortURL(u.ShortCode), u.OriginalURL)
+	writeRow(tw, strconv.FormatUint(u.ID, 10), u.ShortCode, c.shortURL(u.ShortCode), u.OriginalURL)
 	return tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -100,9 +101,20 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 		return err
 	}
 	defer c.close()
+
+	// A failed export removes the directories that it created, once the
+	// temporary files in them are gone.
+	created := missingDirs(o.dir)
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return fmt.Errorf("create export directory: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			for _, dir := range created {
+				os.Remove(dir)
+			}
+		}
+	}()
 
 	// Every file is complete under its temporary name before any is
 	// renamed, so that a failure leaves neither a partial file nor a set
@@ -150,6 +162,21 @@ func renameExport(dir string, temps []string, results []exportResult) error {
 	}
 	syncDir(dir)
 	return nil
+}
+
+// missingDirs returns dir and each of its parents that does not exist yet,
+// deepest first, which is the order to remove them in.
+func missingDirs(dir string) []string {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
+			return missing
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			return missing
+		}
+	}
 }
 
 // singular returns the singular of an export kind.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +44,9 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 		Short: "Load CSV files into a running server, or into a database file",
 		Long: "Load users, urls and events CSV files (the seed format: a header row, then one record\n" +
 			"per row), in that order. Each file is loaded in one transaction: an invalid row loads\n" +
-			"nothing of its file, and the files before it stay loaded. Rows are upserted by id.\n\n" +
+			"nothing of its file, and the files before it stay loaded. Rows are upserted by id.\n" +
+			"Every file is opened before the first is loaded. Only CSV is read: the JSON Lines\n" +
+			"files of export --format jsonl are for other tools and are rejected.\n\n" +
 			"Without --db the files are uploaded to the bulk endpoints of the server that --server\n" +
 			"names. With --db they are loaded into that database file directly, which no server\n" +
 			"may have open.\n\n" + clientHelp,
@@ -98,6 +103,14 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
 	if len(steps) == 0 {
 		return usageError{errors.New("nothing to import: give --users, --urls or --events")}
 	}
+
+	// Every file is checked before the first is loaded, so that a typo in
+	// the last name does not leave the first files loaded.
+	for _, step := range steps {
+		if err := checkCSVFile(step.kind, step.file); err != nil {
+			return err
+		}
+	}
 	var load func(importStep) (int, error)
 	if o.db != "" {
 		st, err := store.Open(o.db, nil)
@@ -139,6 +152,36 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
 		}
 	}
 	return err
+}
+
+// jsonExtensions are the file name extensions of JSON and JSON Lines files,
+// which import rejects without reading them.
+var jsonExtensions = []string{".jsonl", ".ndjson", ".json"}
+
+// checkCSVFile opens the file of --kind and reads its first bytes, to
+// report a missing or unreadable file before anything is loaded. A JSON or
+// JSON Lines file, such as one of export --format jsonl, is a usage error.
+// It is found by its extension, or by a first character of { or [, which
+// no header row of the CSV format starts with.
+func checkCSVFile(kind, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", kind, err)
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("import %s: %w", kind, err)
+	}
+
+	head = bytes.TrimLeft(bytes.TrimPrefix(head[:n], []byte("\uFEFF")), " \t\r\n")
+	isJSON := len(head) > 0 && (head[0] == '{' || head[0] == '[')
+	if isJSON || slices.Contains(jsonExtensions, strings.ToLower(filepath.Ext(path))) {
+		return usageError{fmt.Errorf("--%s %s is JSON, but import reads only the CSV format that export writes by default: "+
+			"export again with --format csv (JSON Lines exports are for other tools)", kind, path)}
+	}
+	return nil
 }
 
 func importFile(st *store.Store, path string, load func(*store.Store, io.Reader) (int, error)) (int, error) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/linkbolt/linkbolt/server"
 )
@@ -409,6 +410,77 @@ func TestGetStats(t *testing.T) {
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			expectExit(t, s.cli(t, tt.args...), tt.wantCode, tt.wantErr)
+		})
+	}
+}
+
+func TestTableEscapesControls(t *testing.T) {
+	clearEnv(t)
+	s := startAPIServer(t, server.Options{})
+
+	// The title sets colours and the terminal title, breaks the row with a
+	// newline and a tab, and carries DEL and the C1 control CSI.
+	const title = "red \x1b[31mALERT\x1b[0m \x1b]0;pwned\x07 end\nfake_row\ttab\x7f\u009b2J"
+	const escaped = `red \x1b[31mALERT\x1b[0m \x1b]0;pwned\x07 end\nfake_row\ttab\x7f\u009b2J`
+	link := s.createLink(t, map[string]any{"original_url": "https://example.com/esc", "short_code": "esc", "title": title})
+	s.click(t, "esc", "https://ref.example/\t\u009b[31m", "Mozilla/5.0", http.StatusFound)
+
+	tests := []struct {
+		name      string
+		args      []string
+		wantLines int
+		want      string
+	}{
+		{"get title", []string{"get", "esc"}, 13, "title          " + escaped + "\n"},
+		{"update title", []string{"update", strconv.FormatUint(link.ID, 10), "--max-clicks", "9"}, 13, "title          " + escaped + "\n"},
+		{"stats referrer", []string{"get", "esc", "--stats", "--days", "2"}, 11, `https://ref.example/\t\u009b[31m  1` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.cli(t, tt.args...)
+			expectExit(t, res, exitOK)
+			if !strings.Contains(res.out, tt.want) {
+				t.Errorf("output does not contain %q:\n%s", tt.want, res.out)
+			}
+			if i := strings.IndexFunc(res.out, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }); i >= 0 {
+				t.Errorf("output has the control character %U at byte %d:\n%q", []rune(res.out[i:])[0], i, res.out)
+			}
+			if got := strings.Count(res.out, "\n"); got != tt.wantLines {
+				t.Errorf("output has %d lines, want %d:\n%s", got, tt.wantLines, res.out)
+			}
+		})
+	}
+
+	// JSON output keeps the text as the API sent it.
+	res := s.cli(t, "get", "esc", "-o", "json")
+	expectExit(t, res, exitOK)
+	var got apiURL
+	decodeOutput(t, res, &got)
+	if got.Title == nil || *got.Title != title {
+		t.Errorf("JSON title = %q, want %q", cell(got.Title), title)
+	}
+}
+
+func TestEscapeControls(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"plain", "Docs, \"quoted\" & ü", "Docs, \"quoted\" & ü"},
+		{"backslash kept", `C:\path`, `C:\path`},
+		{"newline and tab", "a\nb\tc\rd", `a\nb\tc\rd`},
+		{"escape and bell", "\x1b]0;x\x07", `\x1b]0;x\x07`},
+		{"NUL and DEL", "\x00\x7f", `\x00\x7f`},
+		{"C1 controls", "\u0080\u009b\u009f", `\u0080\u009b\u009f`},
+		{"invalid UTF-8", "a\x9bb\xff", `a\x9bb\xff`},
+		{"line separator kept", "a\u2028b", "a\u2028b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := escapeControls(tt.in); got != tt.want {
+				t.Errorf("escapeControls(%q) = %q, want %q", tt.in, got, tt.want)
+			}
 		})
 	}
 }

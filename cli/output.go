@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -52,6 +54,53 @@ func writeJSON(out io.Writer, v any) error {
 // flushes it.
 func newTable(out io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+}
+
+// writeRow writes one row of a table: the cells, with escapeControls
+// applied to each, separated by tabs and ended by a newline. Errors show
+// when the table is flushed.
+func writeRow(tw io.Writer, cells ...string) {
+	for i, c := range cells {
+		if i > 0 {
+			io.WriteString(tw, "\t")
+		}
+		io.WriteString(tw, escapeControls(c))
+	}
+	io.WriteString(tw, "\n")
+}
+
+// escapeControls replaces the control characters of s (C0, DEL and C1)
+// with Go escapes such as \n, \t, \x1b and \u009b, and each byte that is
+// not valid UTF-8 with \xNN. Stored text shown in a table then cannot
+// break a row or send a command to the terminal. Backslashes are kept as
+// they are, so a cell that shows \n may also hold those two characters,
+// and --output json shows the exact text.
+func escapeControls(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < utf8.RuneSelf && unicode.IsControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // truncateText cuts s to at most n characters, marking a cut with "...".

@@ -88,8 +88,8 @@ func writeURLTable(out io.Writer, urls []apiURL) error {
 	tw := newTable(out)
 	fmt.Fprintln(tw, "ID\tCODE\tACTIVE\tCLICKS\tTARGET\tCREATED")
 	for _, u := range urls {
-		fmt.Fprintf(tw, "%d\t%s\t%t\t%d\t%s\t%s\n", u.ID, u.ShortCode, u.IsActive, u.ClickCount,
-			truncateText(u.OriginalURL, maxTargetWidth), u.CreatedAt)
+		writeRow(tw, strconv.FormatUint(u.ID, 10), u.ShortCode, strconv.FormatBool(u.IsActive),
+			strconv.FormatUint(u.ClickCount, 10), truncateText(u.OriginalURL, maxTargetWidth), u.CreatedAt)
 	}
 	return tw.Flush()
 }
@@ -113,7 +113,7 @@ func writeURLDetails(out io.Writer, u apiURL, shortURL string) error {
 		{"updated_at", u.UpdatedAt},
 	}
 	for _, row := range rows {
-		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+		writeRow(tw, row[0], row[1])
 	}
 	return tw.Flush()
 }
@@ -124,7 +124,7 @@ func writeUserTable(out io.Writer, users []apiUser) error {
 	tw := newTable(out)
 	fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tCREATED")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, u.CreatedAt)
+		writeRow(tw, strconv.FormatUint(u.ID, 10), u.Username, u.Email, u.CreatedAt)
 	}
 	return tw.Flush()
 }
@@ -133,10 +133,10 @@ func writeUserTable(out io.Writer, users []apiUser) error {
 // its top referrers as tables.
 func writeStats(out io.Writer, st apiStats) error {
 	tw := newTable(out)
-	fmt.Fprintf(tw, "url_id\t%d\n", st.URLID)
-	fmt.Fprintf(tw, "short_code\t%s\n", st.ShortCode)
-	fmt.Fprintf(tw, "clicks\t%d (last %d days)\n", st.Clicks, st.Days)
-	fmt.Fprintf(tw, "last_click_at\t%s\n", cell(st.LastClickAt))
+	writeRow(tw, "url_id", strconv.FormatUint(st.URLID, 10))
+	writeRow(tw, "short_code", st.ShortCode)
+	writeRow(tw, "clicks", fmt.Sprintf("%d (last %d days)", st.Clicks, st.Days))
+	writeRow(tw, "last_click_at", cell(st.LastClickAt))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func writeStats(out io.Writer, st apiStats) error {
 	tw = newTable(out)
 	fmt.Fprintln(tw, "DATE\tCLICKS")
 	for _, d := range st.ClicksByDay {
-		fmt.Fprintf(tw, "%s\t%d\n", d.Date, d.Count)
+		writeRow(tw, d.Date, strconv.FormatUint(d.Count, 10))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -159,7 +159,7 @@ func writeStats(out io.Writer, st apiStats) error {
 		if ref == "" {
 			ref = "(none)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\n", truncateText(ref, maxTargetWidth), r.Count)
+		writeRow(tw, truncateText(ref, maxTargetWidth), strconv.FormatUint(r.Count, 10))
 	}
 	return tw.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -92,11 +93,28 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 		newExportCommand(g),
 		newUserCommand(g),
 		newBackupCommand(g),
+		newBenchCommand(g),
 		newCheckCommand(),
 		newCompactCommand(),
 		newVersionCommand(),
 	)
+	addExitCodesHelp(root)
 	return root
+}
+
+// addExitCodesHelp appends exitCodesHelp to the long help of every command
+// below parent, at any depth, unless the help lists exit codes of its own.
+func addExitCodesHelp(parent *cobra.Command) {
+	for _, c := range parent.Commands() {
+		if !strings.Contains(c.Long, "Exit codes:") {
+			long := c.Long
+			if long == "" {
+				long = c.Short
+			}
+			c.Long = long + "\n\n" + exitCodesHelp
+		}
+		addExitCodesHelp(c)
+	}
 }
 
 // Execute runs the command line and returns the process exit code.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -25,6 +26,11 @@ const (
 
 	// defaultShutdownTimeout bounds the wait for requests in flight.
 	defaultShutdownTimeout = 15 * time.Second
+
+	// maxClickQueue bounds --click-queue. The queue is allocated whole at
+	// startup, and at 80 bytes a click on 64-bit platforms this bound
+	// takes about 800 MB.
+	maxClickQueue = 10_000_000
 )
 
 // serveOptions are the flags of the serve command.
@@ -95,22 +101,58 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// validate checks the options that need no file or cache, and names the
+// flag and its allowed range on failure.
+func (o *serveOptions) validate() error {
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return fmt.Errorf("invalid --addr %q: use host:port, such as 127.0.0.1:8080 or :8080", o.addr)
+	}
+	if o.db == "" {
+		return errors.New("missing --db FILE: the database file to serve")
+	}
+	if o.shutdownTimeout <= 0 {
+		return fmt.Errorf("invalid --shutdown-timeout %s: must be positive", o.shutdownTimeout)
+	}
+	switch o.redirectStatus {
+	case 301, 302, 307, 308:
+	default:
+		return fmt.Errorf("invalid --redirect-status %d: use 301, 302, 307 or 308", o.redirectStatus)
+	}
+	if o.clickQueue < 0 || o.clickQueue > maxClickQueue {
+		return fmt.Errorf("invalid --click-queue %d: use 1 to %d, or 0 for the default of %d",
+			o.clickQueue, maxClickQueue, server.DefaultClickQueue)
+	}
+	if o.clickFlush < 0 {
+		return fmt.Errorf("invalid --click-flush %s: must not be negative; 0 means the default of %s",
+			o.clickFlush, server.DefaultClickFlush)
+	}
+	if math.IsNaN(o.rateLimit) || math.IsInf(o.rateLimit, 0) || o.rateLimit < 0 {
+		return fmt.Errorf("invalid --rate-limit %g: use a finite number of requests per second, at least 0 (0 turns the limit off)", o.rateLimit)
+	}
+	if o.rateBurst < 0 {
+		return fmt.Errorf("invalid --rate-burst %d: must be at least 0 (0 means the rate limit rounded up)", o.rateBurst)
+	}
+	if o.rateBurst > 0 && o.rateLimit == 0 {
+		return fmt.Errorf("invalid --rate-burst %d: it needs a --rate-limit above 0", o.rateBurst)
+	}
+	return nil
+}
+
 // serve runs the server until ctx ends. started, if not nil, receives the
 // listen address once the server accepts connections.
 func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<- string) error {
+	// Every option is checked before the database file is opened, so that
+	// a mistyped flag neither creates nor locks the file.
 	c, err := cache.New(o.cacheSize, 0)
 	if err != nil || o.cacheSize == 0 {
 		return usageError{fmt.Errorf("invalid --cache-size %d: must be at least %d", o.cacheSize, cache.MinSize)}
 	}
-	if _, _, err := net.SplitHostPort(o.addr); err != nil {
-		return usageError{fmt.Errorf("invalid --addr %q: use host:port, such as 127.0.0.1:8080 or :8080", o.addr)}
-	}
-	if o.shutdownTimeout <= 0 {
-		return usageError{fmt.Errorf("invalid --shutdown-timeout %s: must be positive", o.shutdownTimeout)}
+	if err := o.validate(); err != nil {
+		return usageError{err}
 	}
 	keys, err := loadAPIKeys(o.apiKeysFile)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	proxies, err := parsePrefixes(o.trustedProxies)
 	if err != nil {

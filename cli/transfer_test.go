@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/linkbolt/linkbolt/server"
@@ -393,6 +396,60 @@ func TestExportFailureLeavesNoFile(t *testing.T) {
 	assertNoTempFiles(t, dir)
 }
 
+func TestExportFailureRemovesDirectory(t *testing.T) {
+	clearEnv(t)
+
+	// failing answers 503 to the events list, after users and urls were
+	// read and written.
+	failing := startAPIServerOn(t, filepath.Join(t.TempDir(), "fail.db"), nil, server.Options{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/events" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"error":"the database is not available"}`)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	down := closedServerURL(t)
+	parent := t.TempDir()
+	existing := filepath.Join(parent, "existing")
+	if err := os.Mkdir(existing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		server   string
+		dir      string
+		wantGone string // directory that must not exist afterwards, "" for none
+	}{
+		{"server down", down, filepath.Join(parent, "down"), filepath.Join(parent, "down")},
+		{"server down, nested", down, filepath.Join(parent, "a", "b", "c"), filepath.Join(parent, "a")},
+		{"events fail", failing.url, filepath.Join(parent, "events"), filepath.Join(parent, "events")},
+		{"existing directory kept", down, existing, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runCommand(t, "export", "--dir", tt.dir, "--server", tt.server)
+			expectExit(t, res, exitUnavailable)
+			if tt.wantGone != "" {
+				if _, err := os.Stat(tt.wantGone); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s exists (stat error %v), want it removed", tt.wantGone, err)
+				}
+			}
+		})
+	}
+
+	if entries, err := os.ReadDir(existing); err != nil || len(entries) != 0 {
+		t.Errorf("existing directory: %d entries (%v), want it kept and empty", len(entries), err)
+	}
+	if entries, err := os.ReadDir(parent); err != nil || len(entries) != 1 {
+		t.Errorf("%s holds %d entries (%v), want only the existing directory", parent, len(entries), err)
+	}
+}
+
 func TestExportErrors(t *testing.T) {
 	clearEnv(t)
 	s := startAPIServer(t, server.Options{})
@@ -432,7 +489,7 @@ func TestBackupCommand(t *testing.T) {
 		json   bool
 	}{
 		{"new file", filepath.Join(dir, "new.db"), "", false},
-		{"replaces a file", filepath.Join(dir, "old.db"), "old content", false},
+		{"force replaces a file", filepath.Join(dir, "old.db"), "old content", false},
 		{"json", filepath.Join(dir, "json.db"), "", true},
 	}
 	for _, tt := range tests {
@@ -441,6 +498,9 @@ func TestBackupCommand(t *testing.T) {
 				writeFile(t, dir, filepath.Base(tt.out), tt.before)
 			}
 			args := []string{"backup", "--out", tt.out}
+			if tt.before != "" {
+				args = append(args, "--force")
+			}
 			if tt.json {
 				args = append(args, "-o", "json")
 			}
@@ -460,9 +520,7 @@ func TestBackupCommand(t *testing.T) {
 			} else if want := fmt.Sprintf("wrote backup of %d bytes to %s\n", info.Size(), tt.out); res.out != want {
 				t.Errorf("output = %q, want %q", res.out, want)
 			}
-			if _, err := os.Stat(tt.out + ".tmp"); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("%s.tmp exists (stat error %v), want it renamed", tt.out, err)
-			}
+			assertNoTempFiles(t, dir)
 
 			// The copy opens as a database with the server's records.
 			st, err := store.Open(tt.out, &store.Options{ReadOnly: true})
@@ -509,7 +567,7 @@ func TestBackupErrors(t *testing.T) {
 		wantErr  string
 	}{
 		{"no out", []string{"backup", "--server", s.url}, exitUsage, "missing --out"},
-		{"short body", []string{"backup", "--out", kept, "--server", short.url}, exitUnavailable, "GET " + short.url + "/admin/backup"},
+		{"short body", []string{"backup", "--out", kept, "--force", "--server", short.url}, exitUnavailable, "GET " + short.url + "/admin/backup"},
 		{"directory missing", []string{"backup", "--out", filepath.Join(dir, "no", "such", "dir.db"), "--server", s.url}, exitFailure, "create backup file"},
 		{"server down", []string{"backup", "--out", filepath.Join(dir, "down.db"), "--server", closedServerURL(t)}, exitUnavailable, "connection refused"},
 	}
@@ -524,6 +582,224 @@ func TestBackupErrors(t *testing.T) {
 		t.Errorf("kept.db = %q (%v), want the earlier backup", data, err)
 	}
 	assertNoTempFiles(t, dir)
+}
+
+func TestBackupExistingTarget(t *testing.T) {
+	clearEnv(t)
+
+	// The wrapper counts downloads, because a rejected target must be
+	// rejected before the download starts.
+	var downloads atomic.Int64
+	countBackups := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/admin/backup" {
+				downloads.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	liveDB := filepath.Join(t.TempDir(), "live.db")
+	s := startAPIServerOn(t, liveDB, nil, server.Options{}, countBackups)
+	seedLinks(t, s, 2)
+
+	dir := t.TempDir()
+	regular := writeFile(t, dir, "regular.db", "earlier backup")
+	subdir := filepath.Join(dir, "subdir")
+	if err := os.Mkdir(subdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(regular, link); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	tests := []struct {
+		name     string
+		out      string
+		force    bool
+		wantCode int
+		wantErr  []string
+	}{
+		{"regular file", regular, false, exitUsage, []string{"already exists", "--force", "never the database file that the server runs on"}},
+		{"directory", subdir, false, exitUsage, []string{subdir + " is a directory"}},
+		{"directory with force", subdir, true, exitUsage, []string{subdir + " is a directory"}},
+		{"symbolic link with force", link, true, exitUsage, []string{link + " is a symbolic link"}},
+		{"socket with force", socket, true, exitUsage, []string{socket + " is a socket"}},
+		{"live database", liveDB, false, exitUsage, []string{"already exists"}},
+		{"live database with force", liveDB, true, exitInUse, []string{"in use by another process", "live database"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.wantCode == exitInUse && !slices.Contains([]string{"darwin", "dragonfly", "freebsd", "linux", "netbsd", "openbsd"}, runtime.GOOS) {
+				t.Skipf("backup does not detect a locked file on %s", runtime.GOOS)
+			}
+			before, err := os.Lstat(tt.out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			downloads.Store(0)
+			args := []string{"backup", "--out", tt.out}
+			if tt.force {
+				args = append(args, "--force")
+			}
+			expectExit(t, s.cli(t, args...), tt.wantCode, tt.wantErr...)
+
+			after, err := os.Lstat(tt.out)
+			if err != nil {
+				t.Fatalf("%s is gone: %v", tt.out, err)
+			}
+			if !os.SameFile(before, after) || before.Mode() != after.Mode() {
+				t.Errorf("%s was replaced: mode %v before, %v after", tt.out, before.Mode(), after.Mode())
+			}
+			if n := downloads.Load(); n != 0 {
+				t.Errorf("%d backups downloaded, want the target rejected first", n)
+			}
+		})
+	}
+
+	if data, err := os.ReadFile(regular); err != nil || string(data) != "earlier backup" {
+		t.Errorf("regular.db = %q (%v), want the earlier backup", data, err)
+	}
+	assertNoTempFiles(t, dir)
+
+	// The server still writes to the file it opened, so writes after the
+	// backup attempts are not lost.
+	s.createLink(t, map[string]any{"original_url": "https://example.com/after", "short_code": "after"})
+	if got := s.getLink(t, 3); got.ShortCode != "after" {
+		t.Errorf("link 3 = %s, want the one created after the backup attempts", describeLink(got))
+	}
+}
+
+func TestBackupTargetCreatedDuringDownload(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "appears.db")
+
+	// The server creates the target while it sends the backup, as another
+	// process could.
+	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "api.db"), nil, server.Options{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/admin/backup" {
+				if err := os.WriteFile(target, []byte("written meanwhile"), 0o600); err != nil {
+					t.Error(err)
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+
+	expectExit(t, s.cli(t, "backup", "--out", target), exitUsage, "already exists")
+	if data, err := os.ReadFile(target); err != nil || string(data) != "written meanwhile" {
+		t.Errorf("%s = %q (%v), want the file written during the download", target, data, err)
+	}
+	assertNoTempFiles(t, dir)
+}
+
+func TestImportRejectsJSONLines(t *testing.T) {
+	clearEnv(t)
+	exported := t.TempDir()
+	expectExit(t, exportFixture(t).cli(t, "export", "--dir", exported, "--format", "jsonl"), exitOK)
+
+	dir := t.TempDir()
+	users := writeFile(t, dir, "users.csv", usersCSV)
+	data, err := os.ReadFile(filepath.Join(exported, "urls.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := writeFile(t, dir, "urls-renamed.csv", string(data))
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{
+			name:    "export in JSON Lines",
+			args:    importArgs(exported, "jsonl"),
+			wantErr: []string{"--users " + filepath.Join(exported, "users.jsonl") + " is JSON", "import reads only the CSV format", "JSON Lines exports are for other tools"},
+		},
+		{
+			name:    "JSON Lines after a CSV file",
+			args:    []string{"import", "--users", users, "--urls", filepath.Join(exported, "urls.jsonl")},
+			wantErr: []string{"--urls " + filepath.Join(exported, "urls.jsonl") + " is JSON"},
+		},
+		{
+			name:    "JSON Lines under a csv name",
+			args:    []string{"import", "--users", users, "--urls", renamed},
+			wantErr: []string{"--urls " + renamed + " is JSON", "import reads only the CSV format"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startAPIServer(t, server.Options{})
+			res := s.cli(t, tt.args...)
+			expectExit(t, res, exitUsage, tt.wantErr...)
+			if res.out != "" {
+				t.Errorf("output = %q, want empty", res.out)
+			}
+			for _, path := range []string{"/users", "/urls", "/events"} {
+				if _, total := s.fetchAll(t, path); total != 0 {
+					t.Errorf("%s holds %d records, want none imported", path, total)
+				}
+			}
+
+			db := filepath.Join(t.TempDir(), "direct.db")
+			expectExit(t, runCommand(t, append(tt.args, "--db", db)...), exitUsage, tt.wantErr...)
+			if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s exists (stat error %v), want no file", db, err)
+			}
+		})
+	}
+}
+
+func TestImportChecksFilesFirst(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	users := writeFile(t, dir, "users.csv", usersCSV)
+	urls := writeFile(t, dir, "urls.csv", urlsCSV)
+	missing := filepath.Join(dir, "missing.csv")
+	subdir := filepath.Join(dir, "subdir")
+	if err := os.Mkdir(subdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"missing third file", []string{"--users", users, "--urls", urls, "--events", missing}, []string{"import events", missing, "no such file"}},
+		{"missing first file", []string{"--users", missing, "--urls", urls}, []string{"import users", missing, "no such file"}},
+		{"directory", []string{"--users", users, "--events", subdir}, []string{"import events", subdir}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startAPIServer(t, server.Options{})
+			res := s.cli(t, append([]string{"import"}, tt.args...)...)
+			expectExit(t, res, exitFailure, tt.wantErr...)
+			if res.out != "" {
+				t.Errorf("output = %q, want empty", res.out)
+			}
+			for _, path := range []string{"/users", "/urls"} {
+				if _, total := s.fetchAll(t, path); total != 0 {
+					t.Errorf("%s holds %d records, want none imported", path, total)
+				}
+			}
+
+			db := filepath.Join(t.TempDir(), "direct.db")
+			res = runCommand(t, append([]string{"import", "--db", db}, tt.args...)...)
+			expectExit(t, res, exitFailure, tt.wantErr...)
+			if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s exists (stat error %v), want no file", db, err)
+			}
+		})
+	}
 }
 
 // seedDataDir is the folder of the seed CSV files beside the project.

@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Defaults and limits of the bench command.
+const (
+	defaultBenchLinks       = 1000
+	defaultBenchDuration    = 10 * time.Second
+	defaultBenchWorkers     = 64
+	defaultBenchConnections = 1024
+
+	// maxBenchLinks bounds the links seeded or reused, and so the memory
+	// that holds their codes.
+	maxBenchLinks = 2_000_000
+
+	// maxBenchDuration bounds one load run.
+	maxBenchDuration = time.Hour
+
+	// maxBenchRate bounds the offered rate, in requests per second.
+	maxBenchRate = 1_000_000
+
+	// maxBenchWorkers bounds the goroutines that send requests. At a
+	// constant rate the workers grow up to this bound, so that a slow
+	// response delays no later request. Past the bound the sent rate falls
+	// below the offered one, and the report shows both.
+	maxBenchWorkers = 10_000
+
+	// maxBenchConnections bounds the connections open to the server.
+	maxBenchConnections = 65_535
+
+	// benchAttackName is sent in the X-Vegeta-Attack header of every
+	// request of the load run, so that a server-side count can tell them
+	// from the seeding requests.
+	benchAttackName = "linkbolt-bench"
+)
+
+// benchOptions are the flags of the bench command.
+type benchOptions struct {
+	client      clientOptions
+	links       int
+	reuse       bool
+	mix         benchMix
+	rate        int
+	duration    time.Duration
+	workers     int
+	connections int
+	zipf        float64
+	histogram   []time.Duration
+	allowRemote bool
+
+	// progress receives the progress bar of the seeding; nil shows none.
+	progress io.Writer
+}
+
+func newBenchCommand(g *globalOptions) *cobra.Command {
+	o := &benchOptions{mix: mixRedirect}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Drive a constant-rate load against a server and report its latency",
+		Long: "Seed links through POST /urls (or reuse active ones with --reuse), then send a mix of\n" +
+			"requests at a constant rate for a fixed duration and report the throughput, the\n" +
+			"latency percentiles, the error rate and the status codes. Requests leave on a fixed\n" +
+			"schedule, whether or not earlier ones were answered, so that the latencies include\n" +
+			"the time requests queue at the server. Redirects are not followed: a 3xx answer is\n" +
+			"a success. Latency percentiles are estimated with a t-digest; the maximum is exact.\n\n" +
+			"Mixes:\n" +
+			"  redirect   GET of seeded codes\n" +
+			"  hackathon  80% redirects, 10% GET /urls pages, 7% POST /urls, 3% GET /health\n" +
+			"  create     POST /urls only; seeds nothing\n\n" +
+			"The load goes only to a loopback address (127.0.0.0/8, ::1 or localhost) unless\n" +
+			"--allow-remote is given.\n\n" + clientHelp,
+		Example: "  linkbolt bench --server http://127.0.0.1:8080 --mix redirect --rate 5000 --duration 10s\n" +
+			"  linkbolt bench --mix hackathon --links 10000 --zipf 1.1 --rate 2000 --output json\n" +
+			"  linkbolt bench --mix create --rate 0 --workers 64 --duration 5s",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.progress = terminalOutput(cmd.ErrOrStderr())
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runBench(ctx, cmd.OutOrStdout(), o)
+		},
+	}
+
+	f := cmd.Flags()
+	f.IntVar(&o.links, "links", defaultBenchLinks, fmt.Sprintf("links to seed before the load, 1 to %d (not used by --mix create)", maxBenchLinks))
+	f.BoolVar(&o.reuse, "reuse", false, "reuse active links of the server without click limit or expiry, and seed only the missing ones")
+	f.Var(&o.mix, "mix", "requests to send: redirect, hackathon or create")
+	f.IntVar(&o.rate, "rate", 1000, "requests per second; 0 sends as fast as --workers allow")
+	f.DurationVar(&o.duration, "duration", defaultBenchDuration, "time during which requests are sent, at most "+maxBenchDuration.String())
+	f.IntVar(&o.workers, "workers", defaultBenchWorkers, fmt.Sprintf("concurrent requests with --rate 0, and the initial workers otherwise (which grow up to %d)", maxBenchWorkers))
+	f.IntVar(&o.connections, "connections", defaultBenchConnections, fmt.Sprintf("connections open to the server at most, 1 to %d; requests beyond them wait, and the wait counts in their latency", maxBenchConnections))
+	f.Float64Var(&o.zipf, "zipf", 0, "draw codes from a Zipf distribution with this exponent s > 1 over the links; 0 draws them uniformly")
+	f.DurationSliceVar(&o.histogram, "histogram", nil, "also report a latency histogram with these bucket bounds, such as 1ms,5ms,25ms")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --server whose host is not a loopback address")
+	addClientFlags(f, &o.client)
+	return cmd
+}
+
+// validate checks the flags that the API client does not check.
+func (o *benchOptions) validate() error {
+	needLinks := o.mix != mixCreate
+	switch {
+	case needLinks && (o.links < 1 || o.links > maxBenchLinks):
+		return fmt.Errorf("invalid --links %d: must be 1 to %d", o.links, maxBenchLinks)
+	case o.rate < 0 || o.rate > maxBenchRate:
+		return fmt.Errorf("invalid --rate %d: must be 0 to %d requests per second", o.rate, maxBenchRate)
+	case o.duration <= 0 || o.duration > maxBenchDuration:
+		return fmt.Errorf("invalid --duration %v: must be positive and at most %v", o.duration, maxBenchDuration)
+	case o.workers < 1 || o.workers > maxBenchWorkers:
+		return fmt.Errorf("invalid --workers %d: must be 1 to %d", o.workers, maxBenchWorkers)
+	case o.connections < 1 || o.connections > maxBenchConnections:
+		return fmt.Errorf("invalid --connections %d: must be 1 to %d", o.connections, maxBenchConnections)
+	case math.IsNaN(o.zipf) || o.zipf != 0 && !(o.zipf > 1 && o.zipf <= maxZipfExponent):
+		return fmt.Errorf("invalid --zipf %v: must be 0 for uniform, or above 1 and at most %v", o.zipf, maxZipfExponent)
+	}
+	return checkBuckets(o.histogram)
+}
+
+// checkBuckets checks that histogram bounds are positive and increasing.
+func checkBuckets(bounds []time.Duration) error {
+	for i, b := range bounds {
+		if b <= 0 || i > 0 && b <= bounds[i-1] {
+			return fmt.Errorf("invalid --histogram %v: bounds must be positive and increasing", bounds)
+		}
+	}
+	return nil
+}
+
+// checkLoopback rejects a server host that is not a loopback address or
+// localhost, unless remote targets are allowed.
+func checkLoopback(server string, allowRemote bool) error {
+	if allowRemote {
+		return nil
+	}
+	base, err := parseServerURL(server)
+	if err != nil {
+		return err
+	}
+	host := base.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--server host %q is not a loopback address: bench sends load only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given", host)
+}
+
+// runBench seeds or reuses the links, runs the load and prints the report.
+// It returns an error after the report when no request succeeded.
+func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
+	if err := o.validate(); err != nil {
+		return usageError{err}
+	}
+	if err := checkLoopback(o.client.server, o.allowRemote); err != nil {
+		return usageError{err}
+	}
+	c, err := newAPIClient(&o.client)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	guard := newDialGuard(o.allowRemote, o.client.timeout)
+	seedTransport := c.http.Transport.(*http.Transport)
+	seedTransport.DialContext = guard.DialContext
+	seedTransport.MaxIdleConnsPerHost = seedConcurrency
+
+	// The links are ready before the clock starts, so that seeding counts
+	// in no figure.
+	var codes []string
+	if o.mix != mixCreate {
+		codes, err = prepareLinks(ctx, c, o.links, o.reuse, o.progress)
+		if err != nil {
+			return err
+		}
+	}
+	tg := newBenchTargeter(c, o.mix, codes, o.zipf)
+
+	stats := newBenchStats(o.histogram)
+	attack(ctx, o, guard, tg, stats)
+	rep := stats.report(o, c.base.String())
+	if o.client.output == outputJSON {
+		err = writeJSON(out, rep)
+	} else {
+		err = writeBenchTable(out, rep)
+	}
+	if err != nil {
+		return err
+	}
+	return rep.failure(c.base.String())
+}
+
+// attack sends the load and adds every result to stats. It returns when the
+// duration has passed, or ctx ended, and every response has arrived or timed
+// out.
+func attack(ctx context.Context, o *benchOptions, guard *dialGuard, tg *benchTargeter, stats *benchStats) {
+	client := &http.Client{
+		Transport: &http.Transport{
+			DialContext:         guard.DialContext,
+			MaxIdleConnsPerHost: o.connections,
+			MaxConnsPerHost:     o.connections,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+		Timeout: o.client.timeout,
+	}
+
+	// At a constant rate, new workers start whenever all are busy, so that
+	// each request leaves on schedule. Without a rate the workers are
+	// fixed, and each sends its next request when the last one returns.
+	maxWorkers := uint64(maxBenchWorkers)
+	pacer := vegeta.ConstantPacer{Freq: o.rate, Per: time.Second}
+	if o.rate == 0 {
+		maxWorkers = uint64(o.workers)
+	}
+	attacker := vegeta.NewAttacker(
+		vegeta.Client(client),
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.Workers(uint64(o.workers)),
+		vegeta.MaxWorkers(maxWorkers),
+		vegeta.MaxBody(0),
+	)
+	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
+	defer stop()
+
+	for res := range attacker.Attack(tg.next, pacer, o.duration, benchAttackName) {
+		stats.add(res, tg.kindOf(res))
+	}
+	client.CloseIdleConnections()
+}
+
+// failure returns the error of a run in which no request succeeded: an
+// *unavailableError when no request got a response at all.
+func (r *benchReport) failure(server string) error {
+	if r.Requests == 0 || r.Successful > 0 {
+		return nil
+	}
+	if r.NoResponse == r.Requests {
+		sample := "no response"
+		if len(r.ErrorSamples) > 0 {
+			sample = r.ErrorSamples[0]
+		}
+		return &unavailableError{op: "bench " + server, err: errors.New(sample)}
+	}
+	codes := make([]string, 0, len(r.StatusCodes))
+	for code := range r.StatusCodes {
+		codes = append(codes, code)
+	}
+	slices.Sort(codes)
+	return fmt.Errorf("none of %d requests succeeded (status codes %s)", r.Requests, strings.Join(codes, ", "))
+}
