@@ -436,9 +436,9 @@ func TestEnvDatabase(t *testing.T) {
 }
 
 func TestEnvServe(t *testing.T) {
-	// Every case fails before serving: the address is taken, so a command
-	// that opened the database closes it again and logs "database closed"
-	// at Info level, which shows the log level and format in effect.
+	// Every case fails before serving: --db names a directory, so a command
+	// that accepted its flags logs "opening database" at Info level, which
+	// shows the log level and format in effect, and then fails to open it.
 	tests := []struct {
 		name       string
 		env        map[string]string
@@ -450,27 +450,27 @@ func TestEnvServe(t *testing.T) {
 		{
 			name:     "default log level is info",
 			wantCode: exitFailure,
-			wantErr:  []string{`"msg":"database closed"`, "listen on"},
+			wantErr:  []string{`"msg":"opening database"`, "is a directory"},
 		},
 		{
 			name:       "LINKBOLT_LOG_LEVEL used without flag",
 			env:        map[string]string{"LINKBOLT_LOG_LEVEL": "warn"},
 			wantCode:   exitFailure,
-			wantErr:    []string{"listen on"},
-			notWantErr: []string{"database closed"},
+			wantErr:    []string{"is a directory"},
+			notWantErr: []string{"opening database"},
 		},
 		{
 			name:     "log level flag wins over env",
 			env:      map[string]string{"LINKBOLT_LOG_LEVEL": "warn"},
 			args:     []string{"--log-level", "info"},
 			wantCode: exitFailure,
-			wantErr:  []string{`"msg":"database closed"`},
+			wantErr:  []string{`"msg":"opening database"`},
 		},
 		{
 			name:     "LINKBOLT_LOG_FORMAT used without flag",
 			env:      map[string]string{"LINKBOLT_LOG_FORMAT": "text"},
 			wantCode: exitFailure,
-			wantErr:  []string{`msg="database closed"`},
+			wantErr:  []string{`msg="opening database"`},
 		},
 		{
 			name:     "invalid LINKBOLT_LOG_LEVEL",
@@ -483,7 +483,7 @@ func TestEnvServe(t *testing.T) {
 			env:      map[string]string{"LINKBOLT_LOG_LEVEL": "loud"},
 			args:     []string{"--log-level", "error"},
 			wantCode: exitFailure,
-			wantErr:  []string{"listen on"},
+			wantErr:  []string{"is a directory"},
 		},
 		{
 			name:     "invalid LINKBOLT_CACHE_SIZE",
@@ -508,7 +508,7 @@ func TestEnvServe(t *testing.T) {
 			env:      map[string]string{"LINKBOLT_CACHE_SIZE": "abc"},
 			args:     []string{"--cache-size", "100"},
 			wantCode: exitFailure,
-			wantErr:  []string{"listen on"},
+			wantErr:  []string{"is a directory"},
 		},
 		{
 			name:     "LINKBOLT_CACHE_SIZE zero used without flag",
@@ -520,11 +520,10 @@ func TestEnvServe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clearEnv(t)
-			busyAddr := takenAddr(t)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			args := append([]string{"serve", "--addr", busyAddr, "--db", filepath.Join(t.TempDir(), "env.db")}, tt.args...)
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", t.TempDir()}, tt.args...)
 
 			res := runCommand(t, args...)
 			if res.code != tt.wantCode {
@@ -746,7 +745,6 @@ func TestServeErrors(t *testing.T) {
 func TestServeFlagRanges(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
-	busyAddr := takenAddr(t)
 
 	// --db names a directory, which fails to open at once: a command that
 	// opened it before it checked its flags exits with 1 instead of 2, and
@@ -802,7 +800,7 @@ func TestServeFlagRanges(t *testing.T) {
 			for name, value := range tt.env {
 				t.Setenv(name, value)
 			}
-			args := append([]string{"serve", "--addr", busyAddr, "--db", db}, tt.args...)
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, tt.args...)
 			res := runCommand(t, args...)
 			expectExit(t, res, tt.wantCode, tt.wantErr...)
 		})
@@ -834,5 +832,15 @@ func TestServeProfiles(t *testing.T) {
 	}
 	if _, err := serveProfiles("127.0.0.1:0:0", slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("an invalid --pprof-addr was accepted")
+	}
+}
+
+func TestServePortClashCreatesNoFile(t *testing.T) {
+	clearEnv(t)
+	db := filepath.Join(t.TempDir(), "never.db")
+	res := runCommand(t, "serve", "--addr", takenAddr(t), "--db", db)
+	expectExit(t, res, exitFailure, "listen on", "address already in use")
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a port clash left %s behind (stat error %v)", db, err)
 	}
 }

@@ -158,6 +158,16 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	if err != nil {
 		return usageError{err}
 	}
+
+	// Listening before the database is opened turns a port clash into a
+	// startup error that leaves no new file behind.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	defer ln.Close()
+
+	log.Info("opening database", "db", o.db)
 	st, err := store.Open(o.db, nil)
 	if err != nil {
 		return err
@@ -180,15 +190,12 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		AccessLog:      o.accessLog,
 		APIKeys:        keys,
 		RateLimit:      server.RateLimit{PerSecond: o.rateLimit, Burst: o.rateBurst, TrustedProxies: proxies},
+		Listener:       ln,
 	})
 	if err != nil {
 		return usageError{err}
 	}
 
-	// Listening before serving turns a port clash into a startup error.
-	if err := srv.Listen(o.addr); err != nil {
-		return err
-	}
 	counts, err := st.Counts()
 	if err != nil {
 		return err

@@ -64,6 +64,11 @@ type Options struct {
 	// RateLimit limits write requests per client; off when zero.
 	RateLimit RateLimit
 
+	// Listener, if set, is where Serve accepts connections, so that the
+	// caller can bind the address before it opens the store. Without it,
+	// call Listen before Serve.
+	Listener net.Listener
+
 	// AccessLog logs every request: API requests at Info, redirects at
 	// Debug so that they stay off at the default level.
 	AccessLog bool
@@ -129,6 +134,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.rates = rates
+	s.listener = opts.Listener
 	s.metrics = newServerMetrics(s)
 	clicks, err := newRecorder(opts.Store, opts.Clicks, s.metrics, opts.Log)
 	if err != nil {
