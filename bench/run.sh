@@ -4,7 +4,7 @@
 # mixes, a latency sweep plotted to docs/img/latency.png, a large Zipf set
 # and the Go benchmarks. Raw results go to bench/results/<UTC time>/.
 #
-#   bench/run.sh                         # about 4 minutes with the defaults
+#   bench/run.sh                         # about 3.5 minutes with the defaults
 #   BENCH_LINKS=1000000 bench/run.sh     # the 1,000,000-link set of the
 #                                        # targets; importing it adds minutes
 #
@@ -24,7 +24,7 @@ MIX_DURATION=${MIX_DURATION:-8s}        # each linkbolt bench mix
 MIX_RATE=${MIX_RATE:-5000}              # offered rate of the redirect and hackathon mixes
 CREATE_WORKERS=${CREATE_WORKERS:-64}    # concurrent clients of the create mix
 SEED_LINKS=${SEED_LINKS:-10000}         # links of the mixes and the sweep
-SWEEP_RATES=${SWEEP_RATES:-"1000 2000 4000 6000 8000 10000 12000"}
+SWEEP_RATES=${SWEEP_RATES:-"1000 2000 4000 6000 8000 10000 12000 14000 16000"}
 SWEEP_DURATION=${SWEEP_DURATION:-4s}
 BENCH_LINKS=${BENCH_LINKS:-100000}      # links of the large set
 ZIPF_S=${ZIPF_S:-1.1}                   # Zipf exponent on the large set
@@ -222,7 +222,7 @@ need_tool column bsdextrautils
   echo "go: $(go version)"
   echo "wrk: $(wrk --version 2>&1 | head -n 1 || true)"
   echo "commit: $(git describe --always --dirty 2>/dev/null || echo none)"
-  echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "load average at the start (1, 5, 15 min; includes earlier runs): $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$results/machine.txt"
 for v in WRK_DURATION WRK_ROUNDS ZIPF_ROUNDS MIX_DURATION MIX_RATE CREATE_WORKERS SEED_LINKS \
   SWEEP_RATES SWEEP_DURATION BENCH_LINKS ZIPF_S GO_BENCHTIME GO_BENCHCOUNT; do
@@ -300,15 +300,15 @@ large_rss_loaded=$(rss_mb "$large_pid")
 # meanwhile, because profiling slows the server down.
 log "profiling linkbolt during a Zipf wrk run"
 pprof_addr=$(sed -n 's/.*msg="serving profiles" pprof_addr=\([0-9.]*:[0-9]*\).*/\1/p' "$results/large.log")
-timeout $((WRK_DURATION + slack)) wrk -t2 -c64 -d"${WRK_DURATION}s" -s bench/zipf.lua "$large_url/" >"$results/zipf-profiled.txt" &
+timeout $((WRK_DURATION + slack)) wrk -t2 -c64 -d"${WRK_DURATION}s" -s bench/zipf.lua "$large_url/" >"$results/profile-wrk.txt" &
 wrk_pid=$!
 pids+=("$wrk_pid")
 sleep 1
-curl -sf --max-time $((WRK_DURATION + slack)) -o "$results/zipf-cpu.prof" \
+curl -sf --max-time $((WRK_DURATION + slack)) -o "$results/profile-cpu.prof" \
   "http://$pprof_addr/debug/pprof/profile?seconds=$((WRK_DURATION - 2))"
 wait "$wrk_pid"
 forget_process "$wrk_pid"
-go tool pprof -top -cum "$work/linkbolt" "$results/zipf-cpu.prof" >"$results/zipf-cpu-top.txt" 2>/dev/null
+go tool pprof -top -cum "$work/linkbolt" "$results/profile-cpu.prof" >"$results/profile-cpu-top.txt" 2>/dev/null
 zipf_hits=$(metric "$large_url" linkbolt_cache_hits_total)
 zipf_misses=$(metric "$large_url" linkbolt_cache_misses_total)
 zipf_hit_ratio=$(awk -v h="$zipf_hits" -v m="$zipf_misses" 'BEGIN { printf "%.3f", h / (h + m) }')
@@ -357,9 +357,9 @@ mix_line() {
   echo "    RSS ${large_rss_loaded} MiB after the Zipf load"
   echo "    database file $(du -m "$work/large.db" | cut -f1) MiB after the Zipf load"
   echo
-  echo "CPU profile of linkbolt during a Zipf run (zipf-cpu-top.txt; flat, flat%, sum%, cum, cum%):"
+  echo "CPU profile of linkbolt during a Zipf run (profile-cpu-top.txt; flat, flat%, sum%, cum, cum%):"
   grep -E 'net/http.\(\*conn\).serve$|store.\(\*Store\).commitLoop$|RecordClicks|bbolt.\(\*Tx\).Commit$|server.\(\*Server\).redirect$|server.\(\*Server\).lookup$|runtime.gcBgMarkWorker$' \
-    "$results/zipf-cpu-top.txt" | sed 's/^ */  /'
+    "$results/profile-cpu-top.txt" | sed 's/^ */  /'
   echo
   echo "go benchmarks: gobench.txt"
   grep -E '^Benchmark' "$results/gobench.txt" | sed 's/^/  /'

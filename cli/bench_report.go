@@ -14,8 +14,8 @@ import (
 // maxErrorSamples is the number of distinct error messages a report keeps.
 const maxErrorSamples = 5
 
-// benchStats adds up the results of a load run. It is used by one
-// goroutine.
+// benchStats adds up the results of a load run. It is not safe for
+// concurrent use: attack adds every result from one goroutine.
 type benchStats struct {
 	latency    vegeta.LatencyMetrics
 	histogram  *vegeta.Histogram

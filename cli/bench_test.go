@@ -135,7 +135,7 @@ func TestBenchMixes(t *testing.T) {
 			rep := runBenchJSON(t, s, "--mix", tt.mix, "--links", fmt.Sprint(links), "--rate", "200", "--duration", "500ms")
 			kinds, _, _, _ := load.snapshot()
 
-			if rep.Requests < 90 || rep.Requests > 102 {
+			if rep.Requests < 80 || rep.Requests > 102 {
 				t.Errorf("requests = %d, want about 100 at 200/s for 500ms", rep.Requests)
 			}
 			if rep.Errors != 0 || rep.Successful != rep.Requests {
@@ -190,7 +190,7 @@ func TestBenchReport(t *testing.T) {
 		{"links", rep.Links == 5},
 		{"offered rate", rep.OfferedRate == 100},
 		{"duration", rep.Duration == 0.3},
-		{"sent rate near 100/s", rep.SentRate > 80 && rep.SentRate < 120},
+		{"sent rate near 100/s", rep.SentRate > 60 && rep.SentRate < 140},
 		{"throughput positive", rep.Throughput > 0 && rep.Throughput <= rep.SentRate*1.2},
 		{"error rate", rep.ErrorRate == 0},
 		{"latency order", 0 < rep.Latency.P50 && rep.Latency.P50 <= rep.Latency.P95 && rep.Latency.P95 <= rep.Latency.P99 && rep.Latency.P99 <= rep.Latency.Max},
