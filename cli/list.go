@@ -110,26 +110,32 @@ func runList(ctx context.Context, out io.Writer, o *listOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := newAPIClient(&o.client)
+	return printList(ctx, out, &o.client, "/urls", q, pr, "links", writeURLTable)
+}
+
+// printList fetches the requested pages of a list route and prints them as
+// the API's JSON or as a table, with a note on the pages left.
+func printList[T any](ctx context.Context, out io.Writer, co *clientOptions, path string, q url.Values, pr pageRequest, noun string, table func(io.Writer, []T) error) error {
+	c, err := newAPIClient(co)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 
-	items, total, err := c.collect(ctx, "/urls", q, pr)
+	items, total, err := c.collect(ctx, path, q, pr)
 	if err != nil {
 		return err
 	}
-	if o.client.output == outputJSON {
+	if co.output == outputJSON {
 		return writeJSON(out, items)
 	}
-	urls, err := decodeItems[apiURL](items)
+	rows, err := decodeItems[T](items)
 	if err != nil {
 		return err
 	}
-	if err := writeURLTable(out, urls); err != nil {
+	if err := table(out, rows); err != nil {
 		return err
 	}
-	writePageNote(out, pr, len(urls), total, "links")
+	writePageNote(out, pr, len(rows), total, noun)
 	return nil
 }

@@ -40,26 +40,5 @@ func runUserList(ctx context.Context, out io.Writer, o *userListOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := newAPIClient(&o.client)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-
-	items, total, err := c.collect(ctx, "/users", nil, pr)
-	if err != nil {
-		return err
-	}
-	if o.client.output == outputJSON {
-		return writeJSON(out, items)
-	}
-	users, err := decodeItems[apiUser](items)
-	if err != nil {
-		return err
-	}
-	if err := writeUserTable(out, users); err != nil {
-		return err
-	}
-	writePageNote(out, pr, len(users), total, "users")
-	return nil
+	return printList(ctx, out, &o.client, "/users", nil, pr, "users", writeUserTable)
 }
