@@ -31,33 +31,33 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // LoadUsersCSV parses a users CSV file with the API's rules and imports it
-// in one transaction. It returns the number of users imported.
+// in one transaction. It returns the number of data rows.
 func LoadUsersCSV(st *store.Store, r io.Reader) (int, error) {
-	users, err := store.ParseUsersCSV(r, checkUserRow)
+	users, rows, err := store.ParseUsersCSV(r, checkUserRow)
 	if err != nil {
 		return 0, err
 	}
-	return len(users), st.ImportUsers(users)
+	return rows, st.ImportUsers(users)
 }
 
 // LoadURLsCSV parses a urls CSV file with the API's rules and imports it in
-// one transaction. It returns the number of URLs imported.
+// one transaction. It returns the number of data rows.
 func LoadURLsCSV(st *store.Store, r io.Reader) (int, error) {
-	urls, err := store.ParseURLsCSV(r, checkURLRow)
+	urls, rows, err := store.ParseURLsCSV(r, checkURLRow)
 	if err != nil {
 		return 0, err
 	}
-	return len(urls), st.ImportURLs(urls)
+	return rows, st.ImportURLs(urls)
 }
 
 // LoadEventsCSV parses an events CSV file with the API's rules and imports
-// it in one transaction. It returns the number of events imported.
+// it in one transaction. It returns the number of data rows.
 func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
-	events, err := store.ParseEventsCSV(r, checkEventRow)
+	events, rows, err := store.ParseEventsCSV(r, checkEventRow)
 	if err != nil {
 		return 0, err
 	}
-	return len(events), st.ImportEvents(events)
+	return rows, st.ImportEvents(events)
 }
 
 // importCSV finds the CSV file of a bulk request, loads it and answers 201

@@ -153,21 +153,21 @@ const (
 // are returned in UTC, truncated to whole seconds.
 //
 // A repeated id replaces the earlier row. The users are returned sorted by
-// id, one per id. If any row is invalid, or the file is not valid CSV, the
-// error is a *CSVError and no users are returned. An error of r is returned
-// wrapped.
-func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, error) {
+// id, one per id, with the number of data rows, repeated ids included. If
+// any row is invalid, or the file is not valid CSV, the error is a
+// *CSVError and no users are returned. An error of r is returned wrapped.
+func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, int, error) {
 	parse := func(rows *csvRows) (User, error) { return parseUserRow(rows.values) }
 	return parseCSV(r, userColumns, parse, check, func(u *User) uint64 { return u.ID })
 }
 
 // parseCSV reads every row of a CSV file with parse, then check, and
-// returns the records sorted by id, one per id, or a *CSVError listing the
-// invalid rows.
-func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, error), check func(*T) error, id func(*T) uint64) ([]T, error) {
+// returns the records sorted by id, one per id, and the number of data
+// rows, or a *CSVError listing the invalid rows.
+func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, error), check func(*T) error, id func(*T) uint64) ([]T, int, error) {
 	rows, err := newCSVRows(r, columns)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 
 	var records []T
@@ -185,9 +185,10 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 		}
 	}
 	if err := rows.close(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return sortUniqueByID(records, id), nil
+	n := len(records)
+	return sortUniqueByID(records, id), n, nil
 }
 
 // ParseURLsCSV reads a whole urls CSV file with the columns id, user_id,
@@ -210,9 +211,9 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 //
 // A repeated id replaces the earlier row, but a short code used by two ids
 // makes the later row invalid. The URLs are returned sorted by id, one per
-// id. If any row is invalid, or the file is not valid CSV, the error is a
-// *CSVError and no URLs are returned. An error of r is returned wrapped.
-func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, error) {
+// id, with the number of data rows. If any row is invalid, or the file is
+// not valid CSV, the error is a *CSVError and no URLs are returned. An error of r is returned wrapped.
+func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, int, error) {
 	// codes maps each short code to the first id and line that used it.
 	type codeOwner struct {
 		id   uint64
@@ -248,10 +249,10 @@ func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, error) {
 // record, and its error becomes the reason of that row.
 //
 // A repeated id replaces the earlier row. The events are returned sorted by
-// id, one per id. If any row is invalid, or the file is not valid CSV, the
-// error is a *CSVError and no events are returned. An error of r is
-// returned wrapped.
-func ParseEventsCSV(r io.Reader, check func(*Event) error) ([]Event, error) {
+// id, one per id, with the number of data rows. If any row is invalid, or
+// the file is not valid CSV, the error is a *CSVError and no events are
+// returned. An error of r is returned wrapped.
+func ParseEventsCSV(r io.Reader, check func(*Event) error) ([]Event, int, error) {
 	parse := func(rows *csvRows) (Event, error) { return parseEventRow(rows.values) }
 	return parseCSV(r, eventColumns, parse, check, func(ev *Event) uint64 { return ev.ID })
 }

@@ -90,7 +90,7 @@ func FuzzParseURLsCSV(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, input string) {
-		urls, err := ParseURLsCSV(strings.NewReader(input), nil)
+		urls, _, err := ParseURLsCSV(strings.NewReader(input), nil)
 		assertParseResult(t, len(urls), err)
 		if err != nil {
 			return
@@ -146,7 +146,7 @@ func FuzzParseEventsCSV(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, input string) {
-		events, err := ParseEventsCSV(strings.NewReader(input), nil)
+		events, _, err := ParseEventsCSV(strings.NewReader(input), nil)
 		assertParseResult(t, len(events), err)
 		if err != nil {
 			return

@@ -329,7 +329,7 @@ func TestParseUsersCSV(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseUsersCSV(strings.NewReader(tt.input), nil)
+			got, _, err := ParseUsersCSV(strings.NewReader(tt.input), nil)
 			if tt.wantErrs != nil {
 				assertRowErrors(t, err, tt.wantErrs)
 				if got != nil {
@@ -586,7 +586,7 @@ func TestParseURLsCSV(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseURLsCSV(strings.NewReader(tt.input), nil)
+			got, _, err := ParseURLsCSV(strings.NewReader(tt.input), nil)
 			if tt.wantErrs != nil {
 				assertRowErrors(t, err, tt.wantErrs)
 				if got != nil {
@@ -733,7 +733,7 @@ func TestParseEventsCSV(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseEventsCSV(strings.NewReader(tt.input), nil)
+			got, _, err := ParseEventsCSV(strings.NewReader(tt.input), nil)
 			if tt.wantErrs != nil {
 				assertRowErrors(t, err, tt.wantErrs)
 				if got != nil {
@@ -861,7 +861,7 @@ func TestParseCSVCheck(t *testing.T) {
 				calls++
 				return tt.check(u)
 			}
-			_, err := ParseUsersCSV(strings.NewReader(input), check)
+			_, _, err := ParseUsersCSV(strings.NewReader(input), check)
 			assertRowErrors(t, err, tt.wantErrs)
 			if calls != tt.wantCalls {
 				t.Errorf("check called %d times, want %d", calls, tt.wantCalls)
@@ -879,7 +879,7 @@ func TestParseCSVCheckChangesRecord(t *testing.T) {
 		{
 			name: "users",
 			parse: func() (string, error) {
-				users, err := ParseUsersCSV(strings.NewReader(usersHeader+"1,Alice,a@x.io,2025-01-01 00:00:00\n"),
+				users, _, err := ParseUsersCSV(strings.NewReader(usersHeader+"1,Alice,a@x.io,2025-01-01 00:00:00\n"),
 					func(u *User) error { u.Username = strings.ToLower(u.Username); return nil })
 				if err != nil || len(users) != 1 {
 					return "", err
@@ -891,7 +891,7 @@ func TestParseCSVCheckChangesRecord(t *testing.T) {
 		{
 			name: "urls",
 			parse: func() (string, error) {
-				urls, err := ParseURLsCSV(strings.NewReader(urlsHeader+"1,,abc,https://x.io,,1,2025-01-01 00:00:00,\n"),
+				urls, _, err := ParseURLsCSV(strings.NewReader(urlsHeader+"1,,abc,https://x.io,,1,2025-01-01 00:00:00,\n"),
 					func(u *URL) error { u.OriginalURL += "/"; return nil })
 				if err != nil || len(urls) != 1 {
 					return "", err
@@ -903,7 +903,7 @@ func TestParseCSVCheckChangesRecord(t *testing.T) {
 		{
 			name: "events",
 			parse: func() (string, error) {
-				events, err := ParseEventsCSV(strings.NewReader(eventsHeader+"1,1,,click,2025-01-01 00:00:00,\n"),
+				events, _, err := ParseEventsCSV(strings.NewReader(eventsHeader+"1,1,,click,2025-01-01 00:00:00,\n"),
 					func(ev *Event) error { ev.Type = "visit"; return nil })
 				if err != nil || len(events) != 1 {
 					return "", err
@@ -940,7 +940,7 @@ func TestParseCSVRowErrorLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			input := usersHeader + strings.Repeat("0,a,a@x.io,2025-01-01 00:00:00\n", tt.badRows)
-			_, err := ParseUsersCSV(strings.NewReader(input), nil)
+			_, _, err := ParseUsersCSV(strings.NewReader(input), nil)
 			var csvErr *CSVError
 			if !errors.As(err, &csvErr) {
 				t.Fatalf("error = %v, want *CSVError", err)
@@ -972,17 +972,17 @@ func TestParseCSVReadError(t *testing.T) {
 		{
 			name:   "users before the header",
 			prefix: "",
-			parse:  func(r io.Reader) error { _, err := ParseUsersCSV(r, nil); return err },
+			parse:  func(r io.Reader) error { _, _, err := ParseUsersCSV(r, nil); return err },
 		},
 		{
 			name:   "urls after a row",
 			prefix: urlsHeader + "1,,abc,https://x.io,,1,2025-01-01 00:00:00,\n",
-			parse:  func(r io.Reader) error { _, err := ParseURLsCSV(r, nil); return err },
+			parse:  func(r io.Reader) error { _, _, err := ParseURLsCSV(r, nil); return err },
 		},
 		{
 			name:   "events after a row",
 			prefix: eventsHeader + "1,1,,click,2025-01-01 00:00:00,\n",
-			parse:  func(r io.Reader) error { _, err := ParseEventsCSV(r, nil); return err },
+			parse:  func(r io.Reader) error { _, _, err := ParseEventsCSV(r, nil); return err },
 		},
 	}
 	for _, tt := range tests {
@@ -1015,7 +1015,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 
 func TestParseCSVOneByteReads(t *testing.T) {
 	input := "\ufeff" + eventsHeader + `1,1,1,created,2025-06-09 11:24:49,"{""a"":1}"` + "\r\n"
-	events, err := ParseEventsCSV(iotest.OneByteReader(strings.NewReader(input)), nil)
+	events, _, err := ParseEventsCSV(iotest.OneByteReader(strings.NewReader(input)), nil)
 	if err != nil {
 		t.Fatalf("ParseEventsCSV: %v", err)
 	}
@@ -1040,7 +1040,7 @@ func TestParseCSVFixtures(t *testing.T) {
 			name: "urls with bom, crlf and reordered columns",
 			file: "urls_bom_crlf.csv",
 			parse: func(f *os.File) (string, error) {
-				urls, err := ParseURLsCSV(f, nil)
+				urls, _, err := ParseURLsCSV(f, nil)
 				return describeURLs(urls), err
 			},
 			want: describeURLs([]URL{
@@ -1065,7 +1065,7 @@ func TestParseCSVFixtures(t *testing.T) {
 			name: "events with multi-line details",
 			file: "events_multiline.csv",
 			parse: func(f *os.File) (string, error) {
-				events, err := ParseEventsCSV(f, nil)
+				events, _, err := ParseEventsCSV(f, nil)
 				return describeEvents(events), err
 			},
 			want: describeEvents([]Event{
@@ -1087,7 +1087,7 @@ func TestParseCSVFixtures(t *testing.T) {
 			name: "users with invalid rows",
 			file: "users_invalid.csv",
 			parse: func(f *os.File) (string, error) {
-				users, err := ParseUsersCSV(f, nil)
+				users, _, err := ParseUsersCSV(f, nil)
 				return fmt.Sprint(users), err
 			},
 			wantErrs: []RowError{
@@ -1276,16 +1276,19 @@ func TestParseSeedData(t *testing.T) {
 
 // parseSeedFile opens path and parses it with parse, failing the test on
 // any error.
-func parseSeedFile[T any](t *testing.T, path string, parse func(io.Reader, func(*T) error) ([]T, error)) []T {
+func parseSeedFile[T any](t *testing.T, path string, parse func(io.Reader, func(*T) error) ([]T, int, error)) []T {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	records, err := parse(f, nil)
+	records, rows, err := parse(f, nil)
 	if err != nil {
 		t.Fatalf("parse %s: %v", path, err)
+	}
+	if rows != len(records) {
+		t.Errorf("parse %s: %d data rows for %d records; the seed files repeat no id", path, rows, len(records))
 	}
 	return records
 }
@@ -1301,7 +1304,7 @@ func BenchmarkParseURLsCSV(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParseURLsCSV(strings.NewReader(data), nil); err != nil {
+		if _, _, err := ParseURLsCSV(strings.NewReader(data), nil); err != nil {
 			b.Fatal(err)
 		}
 	}
