@@ -25,7 +25,7 @@ const (
 	DefaultMissingSize = 10_000
 )
 
-// Entry is what a redirect needs to know about a link.
+// Entry is the part of a link that a redirect reads.
 type Entry struct {
 	URLID  uint64
 	UserID uint64
@@ -49,7 +49,7 @@ type Result int
 
 // Lookup outcomes.
 const (
-	// Unknown means the cache knows nothing about the code.
+	// Unknown means the cache has no entry for the code.
 	Unknown Result = iota
 	// Hit means the entry was found.
 	Hit
@@ -149,14 +149,15 @@ func (c *Cache) AddMissing(code string, gen uint64) {
 	}
 }
 
-// Remove forgets a code, after a write that changed or created it.
+// Remove drops the entries of a code, after a write that changed or
+// created it.
 func (c *Cache) Remove(code string) {
 	c.gen.Add(1)
 	c.links.Remove(code)
 	c.missing.Remove(code)
 }
 
-// Purge forgets every code, after a bulk import.
+// Purge drops every entry, after a bulk import.
 func (c *Cache) Purge() {
 	c.gen.Add(1)
 	c.links.Purge()

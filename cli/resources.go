@@ -164,7 +164,7 @@ func writeStats(out io.Writer, st apiStats) error {
 	return tw.Flush()
 }
 
-// writePageNote tells a reader of one page of a list that more pages exist.
+// writePageNote prints, under one page of a list, how many more pages exist.
 func writePageNote(out io.Writer, pr pageRequest, shown int, total int64, noun string) {
 	perPage := int64(pr.perPage)
 	if perPage == 0 {

@@ -399,7 +399,7 @@ func TestExportFailureLeavesNoFile(t *testing.T) {
 func TestExportFailureRemovesDirectory(t *testing.T) {
 	clearEnv(t)
 
-	// failing answers 503 to the events list, after users and urls were
+	// failing responds 503 to the events list, after users and urls were
 	// read and written.
 	failing := startAPIServerOn(t, filepath.Join(t.TempDir(), "fail.db"), nil, server.Options{}, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

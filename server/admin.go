@@ -34,7 +34,7 @@ type referrerJSON struct {
 	Count    uint64 `json:"count"`
 }
 
-// urlStats answers the click statistics of a URL over the last days.
+// urlStats returns the click statistics of a URL over the last days.
 func (s *Server) urlStats(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "url")
 	if err != nil {

@@ -160,9 +160,9 @@ func isIntegerLiteral(raw []byte) bool {
 	return true
 }
 
-// reference reads a field that names a record by id, or null. An integer
-// that cannot be an id names no record, which is a 404 like any unknown id;
-// a value that is not an integer is a 422. Zero means null.
+// reference reads a field that names a record by id, or null, which it
+// returns as zero. An integer that cannot be an id names no record, so it
+// is a 404 like any unknown id. A value that is not an integer is a 422.
 func (o object) reference(name, kind string) (id uint64, ok bool, err error) {
 	raw, ok := o[name]
 	if !ok || isNull(raw) {

@@ -60,8 +60,8 @@ func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
 	return rows, st.ImportEvents(events)
 }
 
-// importCSV finds the CSV file of a bulk request, loads it and answers 201
-// with the number of rows imported.
+// importCSV finds the CSV file of a bulk request, loads it and responds
+// 201 with the number of data rows.
 func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*store.Store, io.Reader) (int, error)) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
 	file, err := csvFile(r)
@@ -80,8 +80,8 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*st
 	return nil
 }
 
-// bodyReader remembers the first error of the request body, so that a
-// body cut short is told apart from a store failure.
+// bodyReader keeps the first error of the request body, so that a body
+// cut short is distinguished from a store failure.
 type bodyReader struct {
 	r   io.Reader
 	err error

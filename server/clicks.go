@@ -131,8 +131,8 @@ func (rec *recorder) close() error {
 }
 
 // run is the writer goroutine. It commits a batch when it is full, when
-// the oldest click in it has waited flushIn, when a reader asks, and at
-// close.
+// the oldest click in it has waited flushIn, when a reader calls flush, and
+// at close.
 func (rec *recorder) run() {
 	defer close(rec.done)
 	batch := make([]store.Click, 0, maxClickBatch)
@@ -177,12 +177,16 @@ func (rec *recorder) drain(batch []store.Click) []store.Click {
 	}
 }
 
-// commit writes the batch and returns it emptied. Clicks of a failed
+// commit marks the clicks of bots, writes the batch and returns it
+// emptied. Clicks of a failed
 // commit are dropped and counted: retrying on a store that failed a commit
 // is not safe.
 func (rec *recorder) commit(batch []store.Click) []store.Click {
 	if len(batch) == 0 {
 		return batch
+	}
+	for i := range batch {
+		batch[i].Bot = batch[i].Bot || isBot(batch[i].UserAgent)
 	}
 	err := rec.store.RecordClicks(batch)
 	if err != nil {

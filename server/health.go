@@ -4,7 +4,7 @@ import (
 	"net/http"
 )
 
-// health answers 200 while the store can be read.
+// health responds 200 while the store can be read.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(); err != nil {
 		s.log.Error("health check failed", "error", err)
@@ -15,7 +15,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ready answers 200 while the store accepts writes and the server is not
+// ready responds 200 while the store accepts writes and the server is not
 // stopping, so that a load balancer sends traffic elsewhere otherwise.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	reason := ""

@@ -395,3 +395,23 @@ func TestClickBeforeDeleteKeepsOrder(t *testing.T) {
 		t.Errorf("event order = %v, want created, click, deleted", types)
 	}
 }
+
+func TestBotMarkedWithoutClickLimit(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/"})
+	id := jsonID(t, link["id"])
+	bot := map[string]string{"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
+	wantStatus(t, a.do(t, apiRequest{method: http.MethodGet, path: "/" + link["short_code"].(string), header: bot}), http.StatusFound)
+
+	clicks := a.events(t, fmt.Sprintf("url_id=%d&event_type=click", id))
+	if len(clicks) != 1 {
+		t.Fatalf("click events = %d, want 1", len(clicks))
+	}
+	if details := clicks[0]["details"].(map[string]any); details["bot"] != true {
+		t.Errorf("details = %v, want bot true", details)
+	}
+	got := wantObject(t, a.get(t, fmt.Sprintf("/urls/%d", id)), http.StatusOK)
+	if jsonInt(t, got["click_count"]) != 0 {
+		t.Errorf("click_count = %v, want 0", got["click_count"])
+	}
+}

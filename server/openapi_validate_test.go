@@ -194,7 +194,7 @@ func TestOpenAPIRateLimitResponse(t *testing.T) {
 	}
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
-			// The server has no API keys, but the document asks for one.
+			// The server has no API keys, but the document requires one.
 			step.header = map[string]string{"Authorization": "Bearer " + validationKey}
 			checkAgainstOpenAPI(t, v, a, step)
 		})

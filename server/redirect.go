@@ -18,9 +18,9 @@ const maxEcho = 100
 // maxClickField bounds the referrer and user agent stored with a click.
 const maxClickField = 512
 
-// redirect answers GET and HEAD on a short code. A GET of an active link
-// hands a click to the recorder without waiting; nothing on this path
-// writes to the store or logs at Info.
+// redirect responds to GET and HEAD on a short code. A GET of an active
+// link hands a click to the recorder without waiting, and nothing on this
+// path writes to the store or logs at Info.
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 	code := r.PathValue("code")
 	e, found, cached, err := s.lookup(code)
@@ -44,8 +44,11 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.redirectExpired.Inc()
 		return errGone("the link with short code %q expired", code)
 	}
-	userAgent := r.Header.Get("User-Agent")
-	bot := isBot(userAgent)
+	// Telling bots apart costs more than the rest of a redirect, so it
+	// runs here only for links with a click limit; the recorder's writer
+	// classifies the other clicks off this path.
+	userAgent := truncate(r.Header.Get("User-Agent"), maxClickField)
+	bot := e.MaxClicks != 0 && isBot(userAgent)
 	if e.MaxClicks != 0 && !s.underLimit(r, e, bot) {
 		s.metrics.redirectExpired.Inc()
 		return errGone("the link with short code %q reached its click limit", code)
@@ -62,7 +65,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 			UserID:    e.UserID,
 			Time:      time.Now(),
 			Referrer:  truncate(r.Header.Get("Referer"), maxClickField),
-			UserAgent: truncate(userAgent, maxClickField),
+			UserAgent: userAgent,
 			Bot:       bot,
 		})
 	}

@@ -25,7 +25,7 @@ type route struct {
 // not served, so that no custom code takes them first.
 var reservedPaths = []string{"ui"}
 
-// routeTable lists every route the server answers. ServeMux prefers the
+// routeTable lists every route the server serves. ServeMux prefers the
 // literal paths over the redirect routes at the end.
 func (s *Server) routeTable() []route {
 	return []route{
@@ -63,8 +63,9 @@ func (s *Server) routeTable() []route {
 	}
 }
 
-// routes registers the route table and a fallback that answers unknown
-// paths with a JSON 404 and known paths with a wrong method with a JSON 405.
+// routes registers the route table and a fallback that responds to
+// unknown paths with a JSON 404 and to known paths with a wrong method
+// with a JSON 405.
 func (s *Server) routes() {
 	for _, rt := range s.routeTable() {
 		s.mux.Handle(rt.pattern, s.instrument(rt))
@@ -72,7 +73,7 @@ func (s *Server) routes() {
 	s.mux.Handle("/", s.instrument(route{pattern: "/", handle: s.noRoute, public: true}))
 }
 
-// noRoute answers requests that no route matched.
+// noRoute responds to requests that no route matched.
 func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
 	allowed := s.allowedMethods(r)
 	if len(allowed) == 0 {

@@ -212,7 +212,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.clicks.close()
 }
 
-// ServeHTTP answers paths that are not in canonical form with a 404, where
+// ServeHTTP responds with a 404 to paths that are not in canonical form, where
 // ServeMux would redirect them, and hands the rest to the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !cleanPath(r.URL.Path) {

@@ -60,10 +60,11 @@ var hostIDNA = idna.New(
 
 // checkTargetURL validates a link's original_url.
 //
-// It accepts an absolute http or https URL (scheme in any case) of at most
-// maxOriginalURLBytes of valid UTF-8, with no spaces or control characters,
-// whose host is a domain name (Unicode or ASCII) or a bracketed IPv6 address,
-// with an optional port from 1 to 65535. Userinfo is rejected.
+// It accepts an absolute http or https URL, with the scheme in any case, of
+// at most maxOriginalURLBytes of valid UTF-8 without spaces or control
+// characters. The host is a domain name (Unicode or ASCII) or a bracketed
+// IPv6 address, with an optional port from 1 to 65535. Userinfo is
+// rejected.
 func checkTargetURL(raw string) error {
 	if err := checkTargetText(raw); err != nil {
 		return err

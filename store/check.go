@@ -107,13 +107,17 @@ func (r *CheckReport) OK() bool {
 	return r.Total == 0
 }
 
-// Check opens the file at path read-only and verifies it: bbolt's own
-// consistency, the schema version, that every record decodes, that every
-// index entry points to a record with the indexed value and every record
-// has its index entries, that no short code is both live and a tombstone,
-// that click counts exist only for existing URLs, that the counts in meta
-// equal the records, and that each bucket sequence is at least the highest
-// id of its bucket inside opts.IDs (the default range when opts is nil).
+// Check opens the file at path read-only and verifies it. It checks:
+//   - bbolt's own consistency, the schema version and that every record
+//     decodes;
+//   - that every index entry points to a record with the indexed value,
+//     and every record has its index entries;
+//   - that no short code is both live and a tombstone;
+//   - that click counts exist only for existing URLs and equal their click
+//     events that are not from bots;
+//   - that the counts in meta equal the records;
+//   - that each bucket sequence is at least the highest id of its bucket
+//     inside opts.IDs (the default range when opts is nil).
 //
 // URLs and events whose user or URL id names no record pass, because
 // imports keep such ids and the events of deleted links stay. When bbolt's

@@ -43,7 +43,7 @@ func (e *ImportError) Error() string {
 	return fmt.Sprintf("row with id %d: %v", e.ID, e.Err)
 }
 
-// Unwrap returns the reason, so that errors.Is sees ErrConflict.
+// Unwrap returns the reason, so that errors.Is matches ErrConflict.
 func (e *ImportError) Unwrap() error {
 	return e.Err
 }

@@ -68,8 +68,8 @@ const (
 )
 
 // maxCodeDraws is how many random codes a create tries before it reports
-// the code space as full; with 62^6 codes this is reached only when nearly
-// all are taken.
+// the code space as full. With 62^6 codes, 64 draws all fail only when
+// nearly every code is taken.
 const maxCodeDraws = 64
 
 // randomCode returns a uniformly random code of n characters.

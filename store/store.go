@@ -332,7 +332,7 @@ func addCount(tx *bolt.Tx, key []byte, delta int64) error {
 
 // view runs fn in a read transaction. A file that is closed reads as
 // ErrUnavailable, and a damaged one as ErrCorrupt rather than a crash, so
-// that callers answer 503 rather than 500.
+// that callers respond 503 rather than 500.
 func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverCorrupt(&err)
@@ -404,9 +404,9 @@ func (s *Store) drainWrites() {
 	}
 }
 
-// commit runs a batch in one transaction. A write whose function fails is
-// answered with its error and the rest run again without it, so one bad
-// request never fails the others.
+// commit runs a batch in one transaction. A write whose function fails
+// gets its error and the rest run again without it, so one bad request
+// never fails the others.
 func (s *Store) commit(batch []*write) {
 	for len(batch) > 0 {
 		if err := s.failed.Load(); err != nil {

@@ -345,7 +345,7 @@ func TestFailedWriteDoesNotFailBatch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Every writer asks for the same username: exactly one wins.
+			// Every writer requests the same username, so exactly one wins.
 			_, errs[i] = s.CreateUser(User{Username: "same", Email: fmt.Sprintf("u%d@example.com", i)})
 		}()
 	}

@@ -74,7 +74,7 @@ func run(addr string) error {
 	return nil
 }
 
-// redirect answers every request with a 302 to location and no body.
+// redirect responds to every request with a 302 to location and no body.
 func redirect(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Location", location)
 	w.WriteHeader(http.StatusFound)
