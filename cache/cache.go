@@ -30,8 +30,10 @@ type Entry struct {
 	URLID  uint64
 	UserID uint64
 
-	// Location is the value of the Location header, already encoded.
-	Location string
+	// Location is the Location header's value, already encoded, as the
+	// header map holds it. Responses share the slice, so it must not be
+	// modified.
+	Location []string
 	Active   bool
 
 	// ExpiresAt is a Unix time in seconds; zero means never.

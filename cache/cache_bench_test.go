@@ -30,7 +30,7 @@ func filledCache(b *testing.B, codes []string) *cache.Cache {
 	}
 	gen := c.Generation()
 	for i, code := range codes {
-		c.Add(code, cache.Entry{URLID: uint64(i + 1), Location: "https://example.com/" + code, Active: true}, gen)
+		c.Add(code, cache.Entry{URLID: uint64(i + 1), Location: []string{"https://example.com/" + code}, Active: true}, gen)
 	}
 	return c
 }
@@ -82,7 +82,7 @@ func BenchmarkAdd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	entry := cache.Entry{URLID: 1, Location: "https://example.com/docs", Active: true}
+	entry := cache.Entry{URLID: 1, Location: []string{"https://example.com/docs"}, Active: true}
 
 	b.ReportAllocs()
 	i := 0

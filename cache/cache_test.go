@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ func TestGetAfterAdd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Entry{URLID: 1, Location: "https://example.com/", Active: true}
+	want := Entry{URLID: 1, Location: []string{"https://example.com/"}, Active: true}
 	c.Add("abc", want, c.Generation())
 
 	tests := []struct {
@@ -28,7 +29,7 @@ func TestGetAfterAdd(t *testing.T) {
 			if res != tt.want {
 				t.Fatalf("result = %v, want %v", res, tt.want)
 			}
-			if res == Hit && got != want {
+			if res == Hit && !reflect.DeepEqual(got, want) {
 				t.Errorf("entry = %+v, want %+v", got, want)
 			}
 		})
@@ -53,7 +54,7 @@ func TestStaleFillIsDropped(t *testing.T) {
 
 	// An update removes the code while a reader holds the old value.
 	c.Remove("abc")
-	c.Add("abc", Entry{Location: "https://old.example/"}, gen)
+	c.Add("abc", Entry{Location: []string{"https://old.example/"}}, gen)
 	if _, res := c.Get("abc"); res != Unknown {
 		t.Errorf("stale fill was kept: result %v", res)
 	}

@@ -15,11 +15,11 @@ func Example() {
 	}
 
 	gen := c.Generation()
-	c.Add("abc123", cache.Entry{URLID: 1, Location: "https://example.com/", Active: true}, gen)
+	c.Add("abc123", cache.Entry{URLID: 1, Location: []string{"https://example.com/"}, Active: true}, gen)
 	c.AddMissing("nope", gen)
 
 	e, res := c.Get("abc123")
-	fmt.Println(res == cache.Hit, e.Location)
+	fmt.Println(res == cache.Hit, e.Location[0])
 	_, res = c.Get("nope")
 	fmt.Println(res == cache.Missing)
 	// Output:

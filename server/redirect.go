@@ -18,11 +18,15 @@ const maxEcho = 100
 // maxClickField bounds the referrer and user agent stored with a click.
 const maxClickField = 512
 
+// redirectRoute serves the redirect routes that the mux matched.
+func (s *Server) redirectRoute(w http.ResponseWriter, r *http.Request) error {
+	return s.redirect(w, r, r.PathValue("code"))
+}
+
 // redirect responds to GET and HEAD on a short code. A GET of an active
 // link hands a click to the recorder without waiting, and nothing on this
 // path writes to the store or logs at Info.
-func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
-	code := r.PathValue("code")
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, code string) error {
 	e, found, cached, err := s.lookup(code)
 	if err != nil {
 		s.metrics.redirectError.Inc()
@@ -76,7 +80,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request) error {
 
 	// The header is set directly, because http.Redirect would rewrite a
 	// relative target and add an HTML body.
-	w.Header()["Location"] = []string{e.Location}
+	w.Header()["Location"] = e.Location
 	w.WriteHeader(status)
 	return nil
 }
@@ -129,7 +133,7 @@ func (s *Server) lookup(code string) (e cache.Entry, found, cached bool, err err
 	e = cache.Entry{
 		URLID:     u.ID,
 		UserID:    u.UserID,
-		Location:  locationFor(u.OriginalURL),
+		Location:  []string{locationFor(u.OriginalURL)},
 		Active:    u.IsActive,
 		MaxClicks: u.MaxClicks,
 		Status:    u.RedirectType,

@@ -25,6 +25,10 @@ type route struct {
 // not served, so that no custom code takes them first.
 var reservedPaths = []string{"ui"}
 
+// codeRoute is the pattern of a short link, which ServeHTTP also serves
+// without the mux.
+const codeRoute = "GET /{code}"
+
 // routeTable lists every route the server serves. ServeMux prefers the
 // literal paths over the redirect routes at the end.
 func (s *Server) routeTable() []route {
@@ -57,9 +61,9 @@ func (s *Server) routeTable() []route {
 		{"POST /admin/purge", s.purge, false},
 		{"GET /admin/backup", s.backup, false},
 
-		{"GET /urls/{code}/redirect", s.redirect, true},
-		{"GET /{code}", s.redirect, true},
-		{"GET /{code}/{$}", s.redirect, true},
+		{"GET /urls/{code}/redirect", s.redirectRoute, true},
+		{codeRoute, s.redirectRoute, true},
+		{"GET /{code}/{$}", s.redirectRoute, true},
 	}
 }
 
@@ -67,8 +71,12 @@ func (s *Server) routeTable() []route {
 // unknown paths with a JSON 404 and to known paths with a wrong method
 // with a JSON 405.
 func (s *Server) routes() {
+	s.literalPaths = make(map[string]bool)
 	for _, rt := range s.routeTable() {
 		s.mux.Handle(rt.pattern, s.instrument(rt))
+		if path, ok := strings.CutPrefix(rt.pattern, "GET /"); ok && !strings.ContainsAny(path, "/{") {
+			s.literalPaths[path] = true
+		}
 	}
 	s.mux.Handle("/", s.instrument(route{pattern: "/", handle: s.noRoute, public: true}))
 }
@@ -109,6 +117,9 @@ func (s *Server) allowedMethods(r *http.Request) []string {
 func (s *Server) instrument(rt route) http.Handler {
 	m := s.metrics.forRoute(rt.pattern)
 	redirect := strings.Contains(rt.pattern, "{code}")
+	if rt.pattern == codeRoute {
+		s.codeMetrics = m
+	}
 	h := rt.handle
 	if !rt.public {
 		h = s.authorize(h)
@@ -118,30 +129,33 @@ func (s *Server) instrument(rt route) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := statusWriters.Get().(*statusWriter)
-		sw.ResponseWriter, sw.status = w, 0
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				s.log.Error("handler panicked", "panic", p, "method", r.Method, "path", r.URL.Path)
-				if sw.status == 0 {
-					writeJSON(sw, http.StatusInternalServerError, errorBody{Error: "internal server error; the server log has the details"})
-				}
-			}
-			m.observe(r.Method, sw.code(), start)
-			if s.opts.AccessLog {
-				s.logAccess(r, sw.code(), start, redirect)
-			}
-			sw.ResponseWriter = nil
-			statusWriters.Put(sw)
-		}()
-
+		sw := newStatusWriter(w)
+		defer s.finishRequest(sw, r, m, start, redirect)
 		if err := h(sw, r); err != nil {
 			s.writeError(sw, r, err)
 		}
 	})
+}
+
+// finishRequest ends every request, deferred by its handler. It turns a
+// panic into a 500, counts the request, writes the access log and returns
+// sw to its pool.
+func (s *Server) finishRequest(sw *statusWriter, r *http.Request, m *routeMetrics, start time.Time, redirect bool) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		s.log.Error("handler panicked", "panic", p, "method", r.Method, "path", r.URL.Path)
+		if sw.status == 0 {
+			writeJSON(sw, http.StatusInternalServerError, errorBody{Error: "internal server error; the server log has the details"})
+		}
+	}
+	m.observe(r.Method, sw.code(), start)
+	if s.opts.AccessLog {
+		s.logAccess(r, sw.code(), start, redirect)
+	}
+	sw.ResponseWriter = nil
+	statusWriters.Put(sw)
 }
 
 func (s *Server) logAccess(r *http.Request, status int, start time.Time, redirect bool) {
@@ -157,6 +171,12 @@ func (s *Server) logAccess(r *http.Request, status int, start time.Time, redirec
 // statusWriters reuses the status writers of finished requests, so that
 // the redirect path allocates less per request.
 var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
+func newStatusWriter(w http.ResponseWriter) *statusWriter {
+	sw := statusWriters.Get().(*statusWriter)
+	sw.ResponseWriter, sw.status = w, 0
+	return sw
+}
 
 // statusWriter records the status a handler wrote. It goes back to
 // statusWriters when its request ends, so no handler may keep it.

@@ -77,19 +77,22 @@ type Options struct {
 // Server serves the API of one store. Create it with New, then Listen and
 // Serve; Shutdown stops it.
 type Server struct {
-	opts     Options
-	store    *store.Store
-	cache    *cache.Cache
-	log      *slog.Logger
-	clicks   *recorder
-	limits   *clickLimits
-	keys     apiKeys
-	rates    *rateLimiter
-	metrics  *serverMetrics
-	mux      *http.ServeMux
-	http     *http.Server
-	listener net.Listener
-	stopping atomic.Bool
+	opts    Options
+	store   *store.Store
+	cache   *cache.Cache
+	log     *slog.Logger
+	clicks  *recorder
+	limits  *clickLimits
+	keys    apiKeys
+	rates   *rateLimiter
+	metrics *serverMetrics
+	mux     *http.ServeMux
+	// codeMetrics and literalPaths serve ServeHTTP's short link path.
+	codeMetrics  *routeMetrics
+	literalPaths map[string]bool
+	http         *http.Server
+	listener     net.Listener
+	stopping     atomic.Bool
 }
 
 // New checks the options and builds a server. It does not listen yet.
@@ -213,13 +216,42 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // ServeHTTP responds with a 404 to paths that are not in canonical form, where
-// ServeMux would redirect them, and hands the rest to the routes.
+// ServeMux would redirect them, and hands the rest to the routes. A GET or
+// HEAD of /{code} goes straight to the redirect, where the mux would send
+// it, because the mux's matching allocates for the path value.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if code, ok := s.shortLinkPath(r); ok {
+		start := time.Now()
+		sw := newStatusWriter(w)
+		defer s.finishRequest(sw, r, s.codeMetrics, start, true)
+		if err := s.redirect(sw, r, code); err != nil {
+			s.writeError(sw, r, err)
+		}
+		return
+	}
 	if !cleanPath(r.URL.Path) {
 		s.writeError(w, r, notFound("no route for path %q", truncate(r.URL.Path, maxEcho)))
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// shortLinkPath returns the code of a GET or HEAD request whose path is one
+// plain segment that no literal route takes, which the mux would route to
+// the codeRoute pattern. Escaped paths are left to the mux.
+func (s *Server) shortLinkPath(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	p := r.URL.Path
+	if len(p) < 2 || p[0] != '/' || r.URL.RawPath != "" {
+		return "", false
+	}
+	code := p[1:]
+	if strings.IndexByte(code, '/') >= 0 || code == "." || code == ".." || s.literalPaths[code] {
+		return "", false
+	}
+	return code, true
 }
 
 // cleanPath reports whether p is absolute and has no empty, "." or ".."
