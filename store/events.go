@@ -18,7 +18,11 @@ type clickDetails struct {
 
 // putEvent writes ev and its index entries, replacing old if not nil.
 func putEvent(tx *bolt.Tx, ev *Event, old *Event) error {
-	byURL, byUser, byType := tx.Bucket(bucketEventURLs), tx.Bucket(bucketEventUsers), tx.Bucket(bucketEventTypes)
+	return writeEvent(txBuckets{tx}, ev, old)
+}
+
+func writeEvent(b buckets, ev *Event, old *Event) error {
+	byURL, byUser, byType := b.bucket(bucketEventURLs), b.bucket(bucketEventUsers), b.bucket(bucketEventTypes)
 	if old != nil {
 		if err := byURL.Delete(pairKey(itob(old.URLID), old.ID)); err != nil {
 			return err
@@ -41,7 +45,7 @@ func putEvent(tx *bolt.Tx, ev *Event, old *Event) error {
 	if err := byType.Put(pairKey([]byte(ev.Type), ev.ID), nil); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketEvents).Put(itob(ev.ID), encodeEvent(ev))
+	return b.bucket(bucketEvents).Put(itob(ev.ID), encodeEvent(ev))
 }
 
 // appendEvent writes a new event with a new id.
@@ -68,7 +72,11 @@ func (s *Store) insertEvent(tx *bolt.Tx, ev *Event) error {
 }
 
 func getEvent(tx *bolt.Tx, id uint64) (Event, error) {
-	v := tx.Bucket(bucketEvents).Get(itob(id))
+	return readEvent(txBuckets{tx}, id)
+}
+
+func readEvent(b buckets, id uint64) (Event, error) {
+	v := b.bucket(bucketEvents).Get(itob(id))
 	if v == nil {
 		return Event{}, fmt.Errorf("%w: no event with id %d", ErrNotFound, id)
 	}

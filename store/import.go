@@ -8,21 +8,23 @@ import (
 )
 
 // ImportUsers upserts users by id in one transaction, keeping their ids and
-// created_at: all are written or none. Usernames and emails may repeat, as
+// created_at: all are written or none. Like ImportURLs, it applies the
+// writes in key order at the end. Usernames and emails may repeat, as
 // they do in exported seed files; later creates still get ErrConflict on
 // them. New users get ids above the highest imported id in the store's
 // range.
 func (s *Store) ImportUsers(users []User) error {
 	return s.update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketUsers)
+		sorted := newSortedTx(tx)
 		for i := range users {
 			u := &users[i]
-			old, err := getUser(tx, u.ID)
+			old, err := readUser(sorted, u.ID)
 			switch {
 			case err == nil:
-				err = putUser(tx, u, &old)
+				err = writeUser(sorted, u, &old)
 			case isNotFound(err):
-				err = putUser(tx, u, nil)
+				err = writeUser(sorted, u, nil)
 				if err == nil {
 					err = addCount(tx, metaUsers, 1)
 				}
@@ -34,36 +36,39 @@ func (s *Store) ImportUsers(users []User) error {
 				return &ImportError{ID: u.ID, Err: err}
 			}
 		}
-		return nil
+		return sorted.apply()
 	})
 }
 
 // ImportURLs upserts URLs by id in one transaction: all are written or
-// none. A short code held by another URL, or by another deleted one, gives
+// none. The writes are applied in key order at the end, because bbolt
+// inserts in random order are slow in a transaction this large. A short code held by another URL, or by another deleted one, gives
 // an *ImportError wrapping ErrConflict. The user ids are kept as they are,
 // even when they name no user yet, because seed files are loaded in any
 // order.
 func (s *Store) ImportURLs(urls []URL) error {
 	return s.update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketURLs)
+		sorted := newSortedTx(tx)
 		for i := range urls {
-			if err := importURL(tx, &urls[i]); err != nil {
+			if err := importURL(tx, sorted, &urls[i]); err != nil {
 				return &ImportError{ID: urls[i].ID, Err: err}
 			}
 			if err := s.useID(bucket, urls[i].ID); err != nil {
 				return &ImportError{ID: urls[i].ID, Err: err}
 			}
 		}
-		return nil
+		return sorted.apply()
 	})
 }
 
-func importURL(tx *bolt.Tx, u *URL) error {
+// importURL upserts u through b, the buffered buckets of tx.
+func importURL(tx *bolt.Tx, b buckets, u *URL) error {
 	code := []byte(u.ShortCode)
-	if holder := tx.Bucket(bucketURLCodes).Get(code); holder != nil && btoi(holder) != u.ID {
+	if holder := b.bucket(bucketURLCodes).Get(code); holder != nil && btoi(holder) != u.ID {
 		return fmt.Errorf("%w: short_code %q belongs to url %d", ErrConflict, u.ShortCode, btoi(holder))
 	}
-	tombstones := tx.Bucket(bucketTombstones)
+	tombstones := b.bucket(bucketTombstones)
 	if holder := tombstones.Get(code); holder != nil {
 		if btoi(holder) != u.ID {
 			return fmt.Errorf("%w: short_code %q belonged to deleted url %d", ErrConflict, u.ShortCode, btoi(holder))
@@ -77,9 +82,9 @@ func importURL(tx *bolt.Tx, u *URL) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 
-	old, err := getURL(tx, u.ID)
+	old, err := readURL(b, u.ID)
 	if isNotFound(err) {
-		if err := putURL(tx, u, nil); err != nil {
+		if err := writeURL(b, u, nil); err != nil {
 			return err
 		}
 		return addCount(tx, metaURLs, 1)
@@ -87,53 +92,59 @@ func importURL(tx *bolt.Tx, u *URL) error {
 	if err != nil {
 		return err
 	}
-	return putURL(tx, u, &old)
+	return writeURL(b, u, &old)
 }
 
 // reserveDeletedCode keeps the code of a deleted URL reserved after an
 // export and import: an exported file has no row for a deleted URL, but
 // its created event names the code. A code that is taken stays as it is.
-func reserveDeletedCode(tx *bolt.Tx, ev *Event) error {
-	if ev.Type != EventCreated || tx.Bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
+func reserveDeletedCode(b buckets, ev *Event) error {
+	if ev.Type != EventCreated || b.bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
 		return nil
 	}
 	var d createdDetails
-	if json.Unmarshal(ev.Details, &d) != nil || !ValidCode(d.ShortCode) || codeTaken(tx, d.ShortCode) {
+	if json.Unmarshal(ev.Details, &d) != nil || !ValidCode(d.ShortCode) {
 		return nil
 	}
-	return tx.Bucket(bucketTombstones).Put([]byte(d.ShortCode), itob(ev.URLID))
+	code := []byte(d.ShortCode)
+	tombstones := b.bucket(bucketTombstones)
+	if b.bucket(bucketURLCodes).Get(code) != nil || tombstones.Get(code) != nil {
+		return nil
+	}
+	return tombstones.Put(code, itob(ev.URLID))
 }
 
 // ImportEvents upserts events by id in one transaction: all are written or
-// none. The URL and user ids are kept as they are, even when they name no
+// none, in key order at the end as in ImportURLs. The URL and user ids are kept as they are, even when they name no
 // record, as in the seed files. A new click event that is not from a bot
 // adds to its URL's click count, and the created event of a URL that does
 // not exist reserves that URL's code.
 func (s *Store) ImportEvents(events []Event) error {
 	return s.update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketEvents)
-		counts := tx.Bucket(bucketClicks)
+		sorted := newSortedTx(tx)
+		counts := sorted.bucket(bucketClicks)
 		for i := range events {
 			ev := &events[i]
 			if len(ev.Details) == 0 {
 				ev.Details = json.RawMessage("{}")
 			}
-			old, err := getEvent(tx, ev.ID)
+			old, err := readEvent(sorted, ev.ID)
 			switch {
 			case err == nil:
-				err = putEvent(tx, ev, &old)
+				err = writeEvent(sorted, ev, &old)
 			case isNotFound(err):
-				err = putEvent(tx, ev, nil)
+				err = writeEvent(sorted, ev, nil)
 				if err == nil {
 					err = addCount(tx, metaEvents, 1)
 				}
-				if err == nil && countsAsClick(ev) && tx.Bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
+				if err == nil && countsAsClick(ev) && sorted.bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
 					key := itob(ev.URLID)
 					err = counts.Put(key, itob(btoi(counts.Get(key))+1))
 				}
 			}
 			if err == nil {
-				err = reserveDeletedCode(tx, ev)
+				err = reserveDeletedCode(sorted, ev)
 			}
 			if err != nil {
 				return &ImportError{ID: ev.ID, Err: err}
@@ -142,6 +153,6 @@ func (s *Store) ImportEvents(events []Event) error {
 				return &ImportError{ID: ev.ID, Err: err}
 			}
 		}
-		return nil
+		return sorted.apply()
 	})
 }

@@ -118,3 +118,29 @@ func BenchmarkListURLs(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRecordClicks writes clicks in batches of 256, the size of a
+// busy recorder's flush, spread over the links of the bench store. It
+// reports the time per click.
+func BenchmarkRecordClicks(b *testing.B) {
+	s := openBenchStore(b, benchLinks)
+	const batchSize = 256
+	batch := make([]store.Click, batchSize)
+	now := time.Now()
+	for i := range batch {
+		batch[i] = store.Click{
+			URLID:     uint64(i*37%benchLinks + 1),
+			Time:      now,
+			Referrer:  "https://news.example.org/item?id=42",
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+		}
+	}
+
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.RecordClicks(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batchSize), "ns/click")
+}

@@ -42,26 +42,34 @@ func now() time.Time {
 }
 
 func getURL(tx *bolt.Tx, id uint64) (URL, error) {
-	v := tx.Bucket(bucketURLs).Get(itob(id))
+	return readURL(txBuckets{tx}, id)
+}
+
+func readURL(b buckets, id uint64) (URL, error) {
+	v := b.bucket(bucketURLs).Get(itob(id))
 	if v == nil {
 		return URL{}, fmt.Errorf("%w: no url with id %d", ErrNotFound, id)
 	}
 	u, err := decodeURL(id, v)
-	u.ClickCount = btoi(tx.Bucket(bucketClicks).Get(itob(id)))
+	u.ClickCount = btoi(b.bucket(bucketClicks).Get(itob(id)))
 	return u, err
 }
 
 // putURL writes u and its index entries, replacing old if not nil. A code
 // that old had and u no longer has is kept as a tombstone.
 func putURL(tx *bolt.Tx, u *URL, old *URL) error {
-	codes, users, inactive := tx.Bucket(bucketURLCodes), tx.Bucket(bucketURLUsers), tx.Bucket(bucketURLInactive)
+	return writeURL(txBuckets{tx}, u, old)
+}
+
+func writeURL(b buckets, u *URL, old *URL) error {
+	codes, users, inactive := b.bucket(bucketURLCodes), b.bucket(bucketURLUsers), b.bucket(bucketURLInactive)
 	key := itob(u.ID)
 	if old != nil {
 		if old.ShortCode != u.ShortCode {
 			if err := codes.Delete([]byte(old.ShortCode)); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketTombstones).Put([]byte(old.ShortCode), key); err != nil {
+			if err := b.bucket(bucketTombstones).Put([]byte(old.ShortCode), key); err != nil {
 				return err
 			}
 		}
@@ -86,7 +94,7 @@ func putURL(tx *bolt.Tx, u *URL, old *URL) error {
 			return err
 		}
 	}
-	return tx.Bucket(bucketURLs).Put(key, encodeURL(u))
+	return b.bucket(bucketURLs).Put(key, encodeURL(u))
 }
 
 // CreateURL stores a new URL with a new id and returns it. An empty

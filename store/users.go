@@ -51,7 +51,11 @@ func checkUserUnique(tx *bolt.Tx, u *User) error {
 
 // putUser writes u and its index entries, replacing old if not nil.
 func putUser(tx *bolt.Tx, u *User, old *User) error {
-	names, emails := tx.Bucket(bucketUserNames), tx.Bucket(bucketUserEmails)
+	return writeUser(txBuckets{tx}, u, old)
+}
+
+func writeUser(b buckets, u *User, old *User) error {
+	names, emails := b.bucket(bucketUserNames), b.bucket(bucketUserEmails)
 	if old != nil {
 		if err := names.Delete(pairKey(foldKey(old.Username), old.ID)); err != nil {
 			return err
@@ -66,11 +70,15 @@ func putUser(tx *bolt.Tx, u *User, old *User) error {
 	if err := emails.Put(pairKey(foldKey(u.Email), u.ID), nil); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketUsers).Put(itob(u.ID), encodeUser(u))
+	return b.bucket(bucketUsers).Put(itob(u.ID), encodeUser(u))
 }
 
 func getUser(tx *bolt.Tx, id uint64) (User, error) {
-	v := tx.Bucket(bucketUsers).Get(itob(id))
+	return readUser(txBuckets{tx}, id)
+}
+
+func readUser(b buckets, id uint64) (User, error) {
+	v := b.bucket(bucketUsers).Get(itob(id))
 	if v == nil {
 		return User{}, fmt.Errorf("%w: no user with id %d", ErrNotFound, id)
 	}
