@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -61,6 +62,7 @@ type benchOptions struct {
 	duration    time.Duration
 	workers     int
 	connections int
+	holdConns   int
 	zipf        float64
 	histogram   []time.Duration
 	allowRemote bool
@@ -106,6 +108,7 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 	f.DurationVar(&o.duration, "duration", defaultBenchDuration, "time during which requests are sent, at most "+maxBenchDuration.String())
 	f.IntVar(&o.workers, "workers", defaultBenchWorkers, fmt.Sprintf("concurrent requests with --rate 0, and the initial workers otherwise (which grow up to %d)", maxBenchWorkers))
 	f.IntVar(&o.connections, "connections", defaultBenchConnections, fmt.Sprintf("connections open to the server at most, 1 to %d; requests beyond them wait, and the wait counts in their latency", maxBenchConnections))
+	f.IntVar(&o.holdConns, "hold-connections", 0, fmt.Sprintf("open this many keep-alive connections before the load, up to %d, and send the requests over them in turn so that all stay in use; 0 opens connections as needed, up to --connections", maxBenchConnections))
 	f.Float64Var(&o.zipf, "zipf", 0, "draw codes from a Zipf distribution with this exponent s > 1 over the links; 0 draws them uniformly")
 	f.DurationSliceVar(&o.histogram, "histogram", nil, "also report a latency histogram with these bucket bounds, such as 1ms,5ms,25ms")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --server whose host is not a loopback address")
@@ -127,6 +130,8 @@ func (o *benchOptions) validate() error {
 		return fmt.Errorf("invalid --workers %d: must be 1 to %d", o.workers, maxBenchWorkers)
 	case o.connections < 1 || o.connections > maxBenchConnections:
 		return fmt.Errorf("invalid --connections %d: must be 1 to %d", o.connections, maxBenchConnections)
+	case o.holdConns < 0 || o.holdConns > maxBenchConnections:
+		return fmt.Errorf("invalid --hold-connections %d: must be 0 to %d", o.holdConns, maxBenchConnections)
 	case math.IsNaN(o.zipf) || o.zipf != 0 && !(o.zipf > 1 && o.zipf <= maxZipfExponent):
 		return fmt.Errorf("invalid --zipf %v: must be 0 for uniform, or above 1 and at most %v", o.zipf, maxZipfExponent)
 	}
@@ -193,9 +198,37 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 	}
 	tg := newBenchTargeter(c, o.mix, codes, o.zipf)
 
+	var transport http.RoundTripper = &http.Transport{
+		DialContext:         guard.DialContext,
+		MaxIdleConnsPerHost: o.connections,
+		MaxConnsPerHost:     o.connections,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	var held *heldTransport
+	if o.holdConns > 0 {
+		if c.base.Scheme != "http" {
+			return usageError{fmt.Errorf("--hold-connections needs an http:// --server, not %s://", c.base.Scheme)}
+		}
+		addr := c.base.Host
+		if c.base.Port() == "" {
+			addr = net.JoinHostPort(c.base.Hostname(), "80")
+		}
+		held, err = newHeldTransport(ctx, guard, addr, o.holdConns)
+		if err != nil {
+			return &unavailableError{op: "bench " + c.base.String(), err: err}
+		}
+		defer held.close()
+		transport = held
+	}
+
 	stats := newBenchStats(o.histogram)
-	attack(ctx, o, guard, tg, stats)
+	attack(ctx, o, transport, tg, stats)
 	rep := stats.report(o, c.base.String())
+	if held != nil {
+		rep.HeldConnections = o.holdConns
+		rep.Reconnects = held.reconnects()
+	}
 	if o.client.output == outputJSON {
 		err = writeJSON(out, rep)
 	} else {
@@ -210,17 +243,8 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 // attack sends the load and adds every result to stats. It returns when the
 // duration has passed, or ctx ended, and every response has arrived or timed
 // out.
-func attack(ctx context.Context, o *benchOptions, guard *dialGuard, tg *benchTargeter, stats *benchStats) {
-	client := &http.Client{
-		Transport: &http.Transport{
-			DialContext:         guard.DialContext,
-			MaxIdleConnsPerHost: o.connections,
-			MaxConnsPerHost:     o.connections,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
-		Timeout: o.client.timeout,
-	}
+func attack(ctx context.Context, o *benchOptions, transport http.RoundTripper, tg *benchTargeter, stats *benchStats) {
+	client := &http.Client{Transport: transport, Timeout: o.client.timeout}
 
 	// At a constant rate, new workers start whenever all are busy, so that
 	// each request leaves on schedule. Without a rate the workers are

@@ -101,6 +101,12 @@ type benchReport struct {
 	Connections int     `json:"connections"`
 	Duration    float64 `json:"duration_seconds"`
 
+	// HeldConnections is the number of connections opened before the
+	// load and used in turn, and Reconnects counts those that failed and
+	// were opened again.
+	HeldConnections int `json:"held_connections,omitempty"`
+	Reconnects      int `json:"reconnects,omitempty"`
+
 	// Elapsed runs from the first request sent to the last response.
 	Elapsed    float64 `json:"elapsed_seconds"`
 	Requests   uint64  `json:"requests"`
@@ -236,7 +242,11 @@ func writeBenchTable(out io.Writer, r *benchReport) error {
 	fmt.Fprintf(tw, "mix\t%s\n", r.Mix)
 	fmt.Fprintf(tw, "server\t%s\n", r.Server)
 	fmt.Fprintf(tw, "links\t%s\n", links)
-	fmt.Fprintf(tw, "offered\t%s for %gs, %d workers, %d connections at most\n", offered, r.Duration, r.Workers, r.Connections)
+	if r.HeldConnections > 0 {
+		fmt.Fprintf(tw, "offered\t%s for %gs, %d workers, %d connections held and used in turn (%d reopened)\n", offered, r.Duration, r.Workers, r.HeldConnections, r.Reconnects)
+	} else {
+		fmt.Fprintf(tw, "offered\t%s for %gs, %d workers, %d connections at most\n", offered, r.Duration, r.Workers, r.Connections)
+	}
 	fmt.Fprintf(tw, "requests\t%d in %.2fs\n", r.Requests, r.Elapsed)
 	fmt.Fprintf(tw, "sent rate\t%.1f req/s\n", r.SentRate)
 	fmt.Fprintf(tw, "throughput\t%.1f successful req/s\n", r.Throughput)

@@ -412,6 +412,27 @@ func TestBenchConnections(t *testing.T) {
 	}
 }
 
+func TestBenchHoldConnections(t *testing.T) {
+	clearEnv(t)
+	s, load := startBenchServer(t, server.Options{})
+	rep := runBenchJSON(t, s, "--links", "5", "--rate", "400", "--hold-connections", "40", "--duration", "500ms")
+	kinds, _, conns, _ := load.snapshot()
+
+	// 200 requests over 40 connections taken in turn use every one.
+	if conns != 40 {
+		t.Errorf("load came over %d connections, want all 40 held", conns)
+	}
+	if rep.HeldConnections != 40 {
+		t.Errorf("held_connections = %d, want 40", rep.HeldConnections)
+	}
+	if rep.Errors != 0 || rep.Reconnects != 0 {
+		t.Errorf("%d errors and %d reconnects, want none: %v", rep.Errors, rep.Reconnects, rep.ErrorSamples)
+	}
+	if kinds["redirect"] != int(rep.Requests) || rep.Requests < 150 {
+		t.Errorf("server saw %d redirects, report %d requests; want the same, about 200", kinds["redirect"], rep.Requests)
+	}
+}
+
 func TestBenchAPIKey(t *testing.T) {
 	clearEnv(t)
 	const key = "bench-key-0123456789"
@@ -468,6 +489,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"duration too long", []string{"--duration", "2h"}, "--duration 2h0m0s"},
 		{"zero workers", []string{"--workers", "0"}, "--workers 0"},
 		{"zero connections", []string{"--connections", "0"}, "--connections 0"},
+		{"negative held connections", []string{"--hold-connections", "-1"}, "--hold-connections -1"},
+		{"too many held connections", []string{"--hold-connections", "70000"}, "--hold-connections 70000"},
 		{"zero links", []string{"--links", "0"}, "--links 0"},
 		{"too many links", []string{"--links", "3000000"}, "--links 3000000"},
 		{"zipf of 1", []string{"--zipf", "1"}, "--zipf 1"},
