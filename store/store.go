@@ -418,6 +418,7 @@ func (s *Store) commit(batch []*write) {
 		var fnErr error
 		start := time.Now()
 		err := s.db.Update(func(tx *bolt.Tx) error {
+			fillAppendedBuckets(tx)
 			for i, w := range batch {
 				if err := w.fn(tx); err != nil {
 					failed, fnErr = i, err
@@ -444,6 +445,22 @@ func (s *Store) commit(batch []*write) {
 			s.failed.CompareAndSwap(nil, &err)
 			replyAll(batch, err)
 			return
+		}
+	}
+}
+
+// appendedBuckets are the buckets whose new keys mostly sort after all
+// the keys before them: records by id, which grows, and events by type
+// and id. bbolt fills a page only to its FillPercent when it splits one,
+// and the default of one half leaves half of these pages empty for good.
+var appendedBuckets = [][]byte{bucketURLs, bucketUsers, bucketEvents, bucketEventTypes}
+
+// fillAppendedBuckets lets the appended buckets fill their pages before
+// a split. bbolt keeps the setting for the rest of tx.
+func fillAppendedBuckets(tx *bolt.Tx) {
+	for _, name := range appendedBuckets {
+		if b := tx.Bucket(name); b != nil {
+			b.FillPercent = 1
 		}
 	}
 }
