@@ -83,6 +83,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 
 	root.AddCommand(
 		newServeCommand(g),
+		newNginxConfCommand(),
 		newImportCommand(g),
 		newCreateCommand(g),
 		newListCommand(g),

@@ -37,6 +37,9 @@ func NewRing(peers []string) (*Ring, error) {
 	if len(peers) == 0 {
 		return nil, fmt.Errorf("the peer list is empty: give at least one host:port")
 	}
+	if len(peers) > MaxShards {
+		return nil, fmt.Errorf("the peer list has %d peers; a cluster has at most %d", len(peers), MaxShards)
+	}
 	seen := make(map[string]bool, len(peers))
 	for _, p := range peers {
 		if err := CheckPeer(p); err != nil {
