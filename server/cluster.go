@@ -123,6 +123,7 @@ func (s *Server) clusterRoutes() {
 			}
 		}))
 	}
+	s.cluster.mux.Handle("/", s)
 }
 
 // serveCluster names this instance on every response, serves requests of
@@ -140,16 +141,13 @@ func (s *Server) serveCluster(w http.ResponseWriter, r *http.Request) {
 		s.ServeHTTP(w, r)
 		return
 	}
+	// ServeMux would redirect a path that is not clean, which ServeHTTP
+	// answers with a 404 instead.
 	if !cleanPath(r.URL.Path) {
 		s.ServeHTTP(w, r)
 		return
 	}
-	handler, pattern := s.cluster.mux.Handler(r)
-	if pattern == "" {
-		s.ServeHTTP(w, r)
-		return
-	}
-	handler.ServeHTTP(w, r)
+	s.cluster.mux.ServeHTTP(w, r)
 }
 
 // serveLocal serves r on this shard alone.
