@@ -14,6 +14,7 @@ import (
 // shards and checks that the shard that answered each is the ring's owner
 // and forwarded nothing.
 func TestClusterRoutesCodesToOwner(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3)
 	ring, err := NewRing(c.peers)
 	if err != nil {
@@ -58,6 +59,7 @@ func TestClusterRoutesCodesToOwner(t *testing.T) {
 // TestClusterForwardsToOwner creates links through NGINX and asks a shard
 // that does not own each code directly: it forwards in one hop.
 func TestClusterForwardsToOwner(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3)
 	ring, _ := NewRing(c.peers)
 	for i := range 60 {
@@ -117,6 +119,7 @@ func TestClusterForwardsToOwner(t *testing.T) {
 // TestClusterUsersMeetOnOneShard creates the same username in different
 // case through every shard at once: exactly one create succeeds.
 func TestClusterUsersMeetOnOneShard(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 3)
 	for round := range 10 {
 		name := fmt.Sprintf("racer%d", round)
@@ -149,6 +152,7 @@ func TestClusterUsersMeetOnOneShard(t *testing.T) {
 // TestClusterConfPassesNginxTest checks the generated configuration with
 // nginx -t for one to five peers.
 func TestClusterConfPassesNginxTest(t *testing.T) {
+	t.Parallel()
 	integration.Nginx(t)
 	for n := 1; n <= 5; n++ {
 		var peers []string
