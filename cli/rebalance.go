@@ -293,7 +293,7 @@ func (rb *rebalancer) do(ctx context.Context, peer, method, uri string, body, ou
 	}
 	if out != nil {
 		if err := json.Unmarshal(resp.Body, out); err != nil {
-			return nil, fmt.Errorf("shard %s sent an invalid answer to %s: %w", peer, uri, err)
+			return nil, fmt.Errorf("shard %s sent an invalid response to %s: %w", peer, uri, err)
 		}
 	}
 	return resp, nil

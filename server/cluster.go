@@ -176,7 +176,7 @@ func (s *Server) writeClusterError(w http.ResponseWriter, r *http.Request, err e
 			"method", r.Method, "path", r.URL.Path)
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, shardDownBody{
-			Error: fmt.Sprintf("shard %s is not reachable, so this request cannot be answered; retry later", peerErr.Peer),
+			Error: fmt.Sprintf("shard %s is not reachable, so this request failed; retry later", peerErr.Peer),
 			Shard: peerErr.Peer,
 		})
 		return

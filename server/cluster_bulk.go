@@ -28,11 +28,12 @@ func (k bulkKind) path() string {
 	return [...]string{"/users/bulk", "/urls/bulk", "/events/bulk"}[k]
 }
 
-// routeBulk returns the handler of a bulk import in a cluster: the whole
-// file is checked here as a single server checks it, then each shard gets
-// the rows it owns: users by username, links by short code, events with
-// their link. Every shard then reserves the highest imported ids, so that
-// no shard draws an id that an imported record took elsewhere.
+// routeBulk returns the handler of a bulk import in a cluster. The whole
+// file is checked here as a single server checks it. Then each shard gets
+// the rows it owns, which are users by username, links by short code and
+// events with their link. Every shard then reserves the highest imported
+// ids, so that no shard draws an id that an imported record took
+// elsewhere.
 func (s *Server) routeBulk(kind bulkKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
@@ -200,10 +201,10 @@ func (s *Server) urlHolders(r *http.Request, records [][]string, urlCol int) (ma
 	return holders, nil
 }
 
-// homeOfMissingURL picks the shard of an event whose link no shard holds:
-// the owner of the code that a created event names, which keeps that code
-// reserved where it would be drawn, or else the shard whose id range holds
-// the link's id.
+// homeOfMissingURL picks the shard of an event whose link no shard holds.
+// A created event goes to the owner of the code it names, which keeps that
+// code reserved where it would be drawn. Any other event goes to the shard
+// whose id range holds the link's id.
 func (s *Server) homeOfMissingURL(urlID uint64, eventType, details string) string {
 	if eventType == store.EventCreated {
 		var d struct {
@@ -241,9 +242,10 @@ func (s *Server) sendBulkParts(r *http.Request, kind bulkKind, parts map[string]
 	}
 	wg.Wait()
 	close(errs)
-	// NOTE: the file is checked as a whole first, but a shard that fails
-	// its part (down, or a code held by a link it already has) leaves the
-	// other shards' parts written; importing the file again completes it.
+	// NOTE: the file is checked as a whole first, but a shard can still
+	// fail its part, because it is down or a link it has holds a code of
+	// the file. The other shards' parts stay written, and importing the
+	// file again completes the import.
 	return <-errs
 }
 

@@ -12,13 +12,13 @@ import (
 	"github.com/linkbolt/linkbolt/store"
 )
 
-// fanOutList answers a list request from every shard: each returns its
-// first page*per_page matches in id order, and the merge keeps the
+// fanOutList serves a list request from every shard. Each shard returns
+// its first page*per_page matches in id order, and the merge keeps the
 // requested page of all of them. X-Total-Count is the sum of the shards'
 // counts. A shard that is down fails the whole list with 503.
 func (s *Server) fanOutList(w http.ResponseWriter, r *http.Request) error {
-	// This shard answers first with the request as it came, so that a bad
-	// page or filter gets exactly the error of a single server.
+	// This shard serves the request as it came first, so that a bad page
+	// or filter gets exactly the error of a single server.
 	local, err := s.call(r.Context(), s.cluster.self, r.Method, r.URL.RequestURI(), authHeader(r), nil)
 	if err != nil {
 		return err
