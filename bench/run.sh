@@ -24,6 +24,9 @@ MIX_DURATION=${MIX_DURATION:-8s}        # each linkbolt bench mix
 MIX_RATE=${MIX_RATE:-5000}              # offered rate of the redirect and hackathon mixes
 CREATE_WORKERS=${CREATE_WORKERS:-64}    # concurrent clients of the create mix
 SEED_LINKS=${SEED_LINKS:-10000}         # links of the mixes and the sweep
+HOLD_CONNECTIONS=${HOLD_CONNECTIONS:-10000} # keep-alive connections held by the held mix
+HOLD_RATE=${HOLD_RATE:-5000}            # offered rate of the held mix
+HOLD_DURATION=${HOLD_DURATION:-60s}     # duration of the held mix
 SWEEP_RATES=${SWEEP_RATES:-"1000 2000 4000 6000 8000 10000 12000 14000 16000"}
 SWEEP_DURATION=${SWEEP_DURATION:-4s}
 BENCH_LINKS=${BENCH_LINKS:-100000}      # links of the large set
@@ -225,7 +228,7 @@ need_tool column bsdextrautils
   echo "load average at the start (1, 5, 15 min; includes earlier runs): $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$results/machine.txt"
 for v in WRK_DURATION WRK_ROUNDS ZIPF_ROUNDS MIX_DURATION MIX_RATE CREATE_WORKERS SEED_LINKS \
-  SWEEP_RATES SWEEP_DURATION BENCH_LINKS ZIPF_S GO_BENCHTIME GO_BENCHCOUNT; do
+  HOLD_CONNECTIONS HOLD_RATE HOLD_DURATION SWEEP_RATES SWEEP_DURATION BENCH_LINKS ZIPF_S GO_BENCHTIME GO_BENCHCOUNT; do
   echo "$v=${!v}"
 done >"$results/settings.txt"
 log "results in $results"
@@ -262,6 +265,12 @@ log "bench: hackathon mix at $MIX_RATE/s"
 run_bench mix-hackathon --server "$main_url" --mix hackathon --reuse --links "$SEED_LINKS" --rate "$MIX_RATE" --duration "$MIX_DURATION"
 log "bench: create mix, $CREATE_WORKERS workers as fast as they go"
 run_bench mix-create --server "$main_url" --mix create --rate 0 --workers "$CREATE_WORKERS" --duration "$MIX_DURATION"
+log "bench: redirect mix at $HOLD_RATE/s over $HOLD_CONNECTIONS held keep-alive connections for $HOLD_DURATION"
+# Each held connection takes a file descriptor in bench and in linkbolt.
+ulimit -n "$(ulimit -Hn)"
+run_bench mix-held --server "$main_url" --mix redirect --reuse --links "$SEED_LINKS" --rate "$HOLD_RATE" \
+  --duration "$HOLD_DURATION" --hold-connections "$HOLD_CONNECTIONS"
+held_rss=$(rss_mb "$main_pid")
 
 # --- Latency against offered load -----------------------------------------------
 log "sweep: redirect mix at $SWEEP_RATES requests/s"
@@ -345,7 +354,9 @@ mix_line() {
     mix_line mix-redirect
     mix_line mix-hackathon
     mix_line mix-create
+    mix_line mix-held
   } | column -t -s $'\t' | sed 's/^/  /'
+  echo "  the last redirect line: $(jq -r '"\(.held_connections) connections held, \(.reconnects) reopened"' "$results/mix-held.json"), linkbolt RSS ${held_rss} MiB after it"
   echo
   echo "latency against offered load (redirect mix, $SWEEP_DURATION each): sweep.csv, docs/img/latency.png"
   column -t -s, "$results/sweep.csv" | sed 's/^/  /'

@@ -399,5 +399,8 @@ func clientExitCode(err error) (int, bool) {
 	if _, ok := errors.AsType[*unavailableError](err); ok {
 		return exitUnavailable, true
 	}
+	if _, ok := errors.AsType[*shardDownError](err); ok {
+		return exitUnavailable, true
+	}
 	return 0, false
 }

@@ -83,6 +83,8 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 
 	root.AddCommand(
 		newServeCommand(g),
+		newNginxConfCommand(),
+		newRebalanceCommand(),
 		newImportCommand(g),
 		newCreateCommand(g),
 		newListCommand(g),

@@ -9,12 +9,15 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/linkbolt/linkbolt/cache"
+	"github.com/linkbolt/linkbolt/cluster"
 	"github.com/linkbolt/linkbolt/server"
 	"github.com/linkbolt/linkbolt/store"
 )
@@ -48,6 +51,8 @@ type serveOptions struct {
 	rateBurst       int
 	trustedProxies  []string
 	pprofAddr       string
+	peers           string
+	self            string
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -83,7 +88,11 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.rateBurst, "rate-burst", 0, "write requests a client may send at once; 0 means the rate limit rounded up (env LINKBOLT_RATE_BURST)")
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "addresses or CIDR networks of proxies whose X-Forwarded-For names the client (env LINKBOLT_TRUSTED_PROXIES)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this host:port; off when empty; keep it on loopback (env LINKBOLT_PPROF_ADDR)")
+	f.StringVar(&o.peers, "peers", "", "comma-separated host:port of every shard of a cluster, exactly as in the NGINX upstream; off when empty (env LINKBOLT_PEERS)")
+	f.StringVar(&o.self, "self", "", "this server's entry in --peers (env LINKBOLT_SELF)")
 	bindEnv(f, map[string]string{
+		"peers":            "LINKBOLT_PEERS",
+		"self":             "LINKBOLT_SELF",
 		"pprof-addr":       "LINKBOLT_PPROF_ADDR",
 		"api-keys-file":    "LINKBOLT_API_KEYS_FILE",
 		"rate-limit":       "LINKBOLT_RATE_LIMIT",
@@ -135,7 +144,30 @@ func (o *serveOptions) validate() error {
 	if o.rateBurst > 0 && o.rateLimit == 0 {
 		return fmt.Errorf("invalid --rate-burst %d: it needs a --rate-limit above 0", o.rateBurst)
 	}
-	return nil
+	_, err := o.clusterOptions()
+	return err
+}
+
+// clusterOptions returns the cluster options of --peers and --self, or nil
+// without --peers.
+func (o *serveOptions) clusterOptions() (*server.ClusterOptions, error) {
+	if o.peers == "" && o.self == "" {
+		return nil, nil
+	}
+	if o.peers == "" {
+		return nil, fmt.Errorf("--self %q needs --peers, the list of every shard", o.self)
+	}
+	peers, err := cluster.ParsePeers(o.peers)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --peers: %w", err)
+	}
+	if o.self == "" {
+		return nil, errors.New("missing --self: name this server's entry in --peers")
+	}
+	if !slices.Contains(peers, o.self) {
+		return nil, fmt.Errorf("invalid --self %q: it is not one of --peers %s", o.self, strings.Join(peers, ","))
+	}
+	return &server.ClusterOptions{Peers: peers, Self: o.self}, nil
 }
 
 // serve runs the server until ctx ends. started, if not nil, receives the
@@ -167,8 +199,18 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	}
 	defer ln.Close()
 
+	clusterOpts, _ := o.clusterOptions()
+	var storeOpts *store.Options
+	if clusterOpts != nil {
+		if storeOpts, err = server.ShardStoreOptions(*clusterOpts); err != nil {
+			return usageError{err}
+		}
+		log.Info("joining cluster", "self", clusterOpts.Self, "peers", strings.Join(clusterOpts.Peers, ","),
+			"id_first", storeOpts.IDs.First, "id_last", storeOpts.IDs.Last)
+	}
+
 	log.Info("opening database", "db", o.db)
-	st, err := store.Open(o.db, nil)
+	st, err := store.Open(o.db, storeOpts)
 	if err != nil {
 		return err
 	}
@@ -191,6 +233,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		APIKeys:        keys,
 		RateLimit:      server.RateLimit{PerSecond: o.rateLimit, Burst: o.rateBurst, TrustedProxies: proxies},
 		Listener:       ln,
+		Cluster:        clusterOpts,
 	})
 	if err != nil {
 		return usageError{err}

@@ -72,6 +72,9 @@ type Options struct {
 	// AccessLog logs every request: API requests at Info, redirects at
 	// Debug so that they stay off at the default level.
 	AccessLog bool
+
+	// Cluster, when not nil, makes the server one shard of a cluster.
+	Cluster *ClusterOptions
 }
 
 // Server serves the API of one store. Create it with New, then Listen and
@@ -93,6 +96,7 @@ type Server struct {
 	http         *http.Server
 	listener     net.Listener
 	stopping     atomic.Bool
+	cluster      *clusterState
 }
 
 // New checks the options and builds a server. It does not listen yet.
@@ -152,6 +156,11 @@ func New(opts Options) (*Server, error) {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(opts.Log.Handler(), slog.LevelWarn),
+	}
+	if opts.Cluster != nil {
+		if err := s.joinCluster(opts.Cluster); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

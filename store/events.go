@@ -85,7 +85,8 @@ func readEvent(b buckets, id uint64) (Event, error) {
 
 // CreateEvent stores a new event with a new id and returns it. The URL must
 // exist, and the user too unless UserID is zero; otherwise it returns
-// ErrNotFound. Empty Details become {} and a zero Timestamp becomes now. A
+// ErrNotFound (the user is not checked with Options.RemoteUsers). Empty
+// Details become {} and a zero Timestamp becomes now. A
 // click event that is not from a bot adds to the URL's click count, as a
 // redirect would.
 func (s *Store) CreateEvent(ev Event) (Event, error) {
@@ -99,7 +100,7 @@ func (s *Store) CreateEvent(ev Event) (Event, error) {
 		if tx.Bucket(bucketURLs).Get(itob(ev.URLID)) == nil {
 			return fmt.Errorf("%w: url_id %d names no url", ErrNotFound, ev.URLID)
 		}
-		if ev.UserID != 0 && !userExists(tx, ev.UserID) {
+		if ev.UserID != 0 && !s.remoteUsers && !userExists(tx, ev.UserID) {
 			return fmt.Errorf("%w: user_id %d names no user", ErrNotFound, ev.UserID)
 		}
 		if err := s.insertEvent(tx, &ev); err != nil {

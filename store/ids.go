@@ -112,12 +112,25 @@ func codeTaken(tx *bolt.Tx, code string) bool {
 		tx.Bucket(bucketTombstones).Get([]byte(code)) != nil
 }
 
-// drawCode draws random codes until one is free.
+// maxFilteredDraws bounds the draws of a store with a code filter. A shard
+// of a cluster of N keeps about 1 draw in N, so this allows for clusters
+// of far more than a thousand shards before maxCodeDraws passes.
+const maxFilteredDraws = 1 << 16
+
+// drawCode draws random codes until one is free and, with a code filter,
+// passes it. Only draws that pass the filter count towards maxCodeDraws.
 func (s *Store) drawCode(tx *bolt.Tx) (string, error) {
-	for range maxCodeDraws {
+	tried := 0
+	for range maxFilteredDraws {
 		code := randomCode(s.codeLen)
+		if s.codeFilter != nil && !s.codeFilter(code) {
+			continue
+		}
 		if !codeTaken(tx, code) {
 			return code, nil
+		}
+		if tried++; tried == maxCodeDraws {
+			break
 		}
 	}
 	return "", fmt.Errorf("%w: no free short code found in %d draws", ErrConflict, maxCodeDraws)

@@ -81,6 +81,15 @@ type Options struct {
 	// CodeLength is the length of generated short codes; zero means 6.
 	CodeLength int
 
+	// CodeFilter, if set, limits generated short codes to those for which
+	// it returns true, such as the codes that a cluster shard owns.
+	CodeFilter func(code string) bool
+
+	// RemoteUsers stops CreateURL and UpdateURL from checking that a user
+	// id names a local user, because in a cluster users live on other
+	// shards and the caller checks them.
+	RemoteUsers bool
+
 	// ReadOnly opens the file for reading only, under a shared lock that
 	// other read-only opens may hold at the same time. Open then fails with
 	// ErrInUse while a read-write store holds the file, creates no buckets
@@ -94,6 +103,9 @@ type Store struct {
 	ids      IDRange
 	codeLen  int
 	readOnly bool
+
+	codeFilter  func(string) bool
+	remoteUsers bool
 
 	// mu guards closed against sends to writes, so that no write is queued
 	// after the writer drained the queue for the last time.
@@ -158,9 +170,13 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 
 	s := &Store{
-		db:       db,
-		ids:      ids,
-		codeLen:  codeLen,
+		db:      db,
+		ids:     ids,
+		codeLen: codeLen,
+
+		codeFilter:  opts.CodeFilter,
+		remoteUsers: opts.RemoteUsers,
+
 		writes:   make(chan *write, maxBatch),
 		stopping: make(chan struct{}),
 		stopped:  make(chan struct{}),

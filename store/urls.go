@@ -104,7 +104,7 @@ func writeURL(b buckets, u *URL, old *URL) error {
 func (s *Store) CreateURL(u URL) (URL, error) {
 	custom := u.ShortCode
 	err := s.update(func(tx *bolt.Tx) error {
-		if u.UserID != 0 && !userExists(tx, u.UserID) {
+		if u.UserID != 0 && !s.remoteUsers && !userExists(tx, u.UserID) {
 			return fmt.Errorf("%w: user_id %d names no user", ErrNotFound, u.UserID)
 		}
 		u.ShortCode = custom
@@ -191,7 +191,7 @@ func (s *Store) UpdateURL(id uint64, up URLUpdate) (URL, error) {
 		if err != nil {
 			return err
 		}
-		if up.UserID.Set && up.UserID.Value != 0 && !userExists(tx, up.UserID.Value) {
+		if up.UserID.Set && up.UserID.Value != 0 && !s.remoteUsers && !userExists(tx, up.UserID.Value) {
 			return fmt.Errorf("%w: user_id %d names no user", ErrNotFound, up.UserID.Value)
 		}
 		u = old

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestServeRejectsBadClusterFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"self not a peer", []string{"--peers", "127.0.0.1:1,127.0.0.1:2", "--self", "127.0.0.1:3"}, nil, "is not one of --peers"},
+		{"duplicate peer", []string{"--peers", "127.0.0.1:1,127.0.0.1:1", "--self", "127.0.0.1:1"}, nil, "listed twice"},
+		{"peer without port", []string{"--peers", "127.0.0.1", "--self", "127.0.0.1"}, nil, "host:port"},
+		{"missing self", []string{"--peers", "127.0.0.1:1"}, nil, "missing --self"},
+		{"self without peers", []string{"--self", "127.0.0.1:1"}, nil, "needs --peers"},
+		{"env self not a peer", nil, map[string]string{"LINKBOLT_PEERS": "127.0.0.1:1", "LINKBOLT_SELF": "127.0.0.1:9"}, "is not one of --peers"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			db := filepath.Join(t.TempDir(), "never.db")
+			var out, errOut bytes.Buffer
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, tc.args...)
+			code := run(args, &out, &errOut)
+			if code != exitUsage {
+				t.Fatalf("exit code %d, want %d; stderr: %s", code, exitUsage, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("stderr %q does not contain %q", errOut.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestNginxConfRejectsBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no peers", nil, "missing --peers"},
+		{"bad peer", []string{"--peers", "nohost"}, "host:port"},
+		{"bad listen", []string{"--peers", "127.0.0.1:1", "--listen", "80; evil"}, "invalid --listen"},
+		{"zero max fails", []string{"--peers", "127.0.0.1:1", "--max-fails", "0"}, "--max-fails"},
+		{"fractional fail timeout", []string{"--peers", "127.0.0.1:1", "--fail-timeout", "1500ms"}, "--fail-timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(append([]string{"nginx-conf"}, tc.args...), &out, &errOut)
+			if code != exitUsage {
+				t.Fatalf("exit code %d, want %d; stderr: %s", code, exitUsage, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("stderr %q does not contain %q", errOut.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestRebalanceRejectsBadFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"rebalance", "--from", "127.0.0.1:1", "--to", "127.0.0.1"}, &out, &errOut)
+	if code != exitUsage {
+		t.Fatalf("exit code %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(errOut.String(), "invalid --to") {
+		t.Errorf("stderr %q does not name --to", errOut.String())
+	}
+}
