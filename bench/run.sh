@@ -356,7 +356,7 @@ mix_line() {
     mix_line mix-create
     mix_line mix-held
   } | column -t -s $'\t' | sed 's/^/  /'
-  echo "  the last redirect line: $(jq -r '"\(.held_connections) connections held, \(.reconnects) reopened"' "$results/mix-held.json"), linkbolt RSS ${held_rss} MiB after it"
+  echo "  the last redirect line: $(jq -r '"\(.held_connections) connections held, \(.reconnects // 0) reopened"' "$results/mix-held.json"), linkbolt RSS ${held_rss} MiB after it"
   echo
   echo "latency against offered load (redirect mix, $SWEEP_DURATION each): sweep.csv, docs/img/latency.png"
   column -t -s, "$results/sweep.csv" | sed 's/^/  /'
