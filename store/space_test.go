@@ -104,22 +104,22 @@ func TestNoSpaceAtMaxSize(t *testing.T) {
 		t.Errorf("state hook calls = %v, want one with ErrNoSpace", states)
 	}
 
-	// Refused writes do not reach the disk: over a few probe intervals of
+	// Rejected writes do not reach the disk: over a few probe intervals of
 	// writes in a tight loop, only the probes commit.
 	start := time.Now()
 	before := counter.commits.Load()
-	refused := 0
+	rejected := 0
 	for time.Since(start) < 5*probeEvery {
-		if _, err := s.CreateUser(User{Username: fmt.Sprintf("u%d", refused), Email: fmt.Sprintf("u%d@example.com", refused)}); !errors.Is(err, ErrNoSpace) {
+		if _, err := s.CreateUser(User{Username: fmt.Sprintf("u%d", rejected), Email: fmt.Sprintf("u%d@example.com", rejected)}); !errors.Is(err, ErrNoSpace) {
 			t.Fatalf("write while full: got %v, want ErrNoSpace", err)
 		}
-		refused++
+		rejected++
 	}
 	elapsed := time.Since(start)
 	commits := counter.commits.Load() - before
 	maxProbes := int64(elapsed/probeEvery) + 1
 	if commits > maxProbes {
-		t.Errorf("%d commits during %d refused writes in %v; want at most %d probes", commits, refused, elapsed, maxProbes)
+		t.Errorf("%d commits during %d rejected writes in %v; want at most %d probes", commits, rejected, elapsed, maxProbes)
 	}
 	if commits == 0 {
 		t.Errorf("no probe commit in %v with a probe interval of %v", elapsed, probeEvery)
