@@ -48,6 +48,11 @@ type serveOptions struct {
 	rateBurst       int
 	trustedProxies  []string
 	pprofAddr       string
+
+	// maxDBSize and spaceProbe are hidden flags, so that tests can stand
+	// in for a full disk with a real process.
+	maxDBSize  int
+	spaceProbe time.Duration
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -83,6 +88,13 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.rateBurst, "rate-burst", 0, "write requests a client may send at once; 0 means the rate limit rounded up (env LINKBOLT_RATE_BURST)")
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "addresses or CIDR networks of proxies whose X-Forwarded-For names the client (env LINKBOLT_TRUSTED_PROXIES)")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this host:port; off when empty; keep it on loopback (env LINKBOLT_PPROF_ADDR)")
+	f.IntVar(&o.maxDBSize, "max-db-size", 0, "largest size of the database file in bytes; writes that need more answer 503 as on a full disk; 0 means no cap")
+	f.DurationVar(&o.spaceProbe, "space-probe-interval", store.DefaultSpaceProbeInterval, "how often a full store checks whether space was freed; 0 means the default")
+	for _, name := range []string{"max-db-size", "space-probe-interval"} {
+		if err := f.MarkHidden(name); err != nil {
+			panic(err)
+		}
+	}
 	bindEnv(f, map[string]string{
 		"pprof-addr":       "LINKBOLT_PPROF_ADDR",
 		"api-keys-file":    "LINKBOLT_API_KEYS_FILE",
@@ -135,6 +147,13 @@ func (o *serveOptions) validate() error {
 	if o.rateBurst > 0 && o.rateLimit == 0 {
 		return fmt.Errorf("invalid --rate-burst %d: it needs a --rate-limit above 0", o.rateBurst)
 	}
+	if o.maxDBSize < 0 {
+		return fmt.Errorf("invalid --max-db-size %d: must be at least 0 (0 means no cap)", o.maxDBSize)
+	}
+	if o.spaceProbe < 0 {
+		return fmt.Errorf("invalid --space-probe-interval %s: must not be negative; 0 means the default of %s",
+			o.spaceProbe, store.DefaultSpaceProbeInterval)
+	}
 	return nil
 }
 
@@ -168,7 +187,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	defer ln.Close()
 
 	log.Info("opening database", "db", o.db)
-	st, err := store.Open(o.db, nil)
+	st, err := store.Open(o.db, &store.Options{MaxSize: o.maxDBSize, SpaceProbeInterval: o.spaceProbe})
 	if err != nil {
 		return err
 	}
