@@ -53,6 +53,11 @@ type serveOptions struct {
 	pprofAddr       string
 	peers           string
 	self            string
+
+	// maxDBSize and spaceProbe are hidden flags, so that tests can stand
+	// in for a full disk with a real process.
+	maxDBSize  int
+	spaceProbe time.Duration
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -90,6 +95,13 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this host:port; off when empty; keep it on loopback (env LINKBOLT_PPROF_ADDR)")
 	f.StringVar(&o.peers, "peers", "", "comma-separated host:port of every shard of a cluster, exactly as in the NGINX upstream; off when empty (env LINKBOLT_PEERS)")
 	f.StringVar(&o.self, "self", "", "this server's entry in --peers (env LINKBOLT_SELF)")
+	f.IntVar(&o.maxDBSize, "max-db-size", 0, "largest size of the database file in bytes; writes that need more answer 503 as on a full disk; 0 means no cap")
+	f.DurationVar(&o.spaceProbe, "space-probe-interval", store.DefaultSpaceProbeInterval, "how often a full store checks whether space was freed; 0 means the default")
+	for _, name := range []string{"max-db-size", "space-probe-interval"} {
+		if err := f.MarkHidden(name); err != nil {
+			panic(err)
+		}
+	}
 	bindEnv(f, map[string]string{
 		"peers":            "LINKBOLT_PEERS",
 		"self":             "LINKBOLT_SELF",
@@ -143,6 +155,13 @@ func (o *serveOptions) validate() error {
 	}
 	if o.rateBurst > 0 && o.rateLimit == 0 {
 		return fmt.Errorf("invalid --rate-burst %d: it needs a --rate-limit above 0", o.rateBurst)
+	}
+	if o.maxDBSize < 0 {
+		return fmt.Errorf("invalid --max-db-size %d: must be at least 0 (0 means no cap)", o.maxDBSize)
+	}
+	if o.spaceProbe < 0 {
+		return fmt.Errorf("invalid --space-probe-interval %s: must not be negative; 0 means the default of %s",
+			o.spaceProbe, store.DefaultSpaceProbeInterval)
 	}
 	_, err := o.clusterOptions()
 	return err
@@ -210,6 +229,11 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	}
 
 	log.Info("opening database", "db", o.db)
+	if storeOpts == nil {
+		storeOpts = &store.Options{}
+	}
+	storeOpts.MaxSize = o.maxDBSize
+	storeOpts.SpaceProbeInterval = o.spaceProbe
 	st, err := store.Open(o.db, storeOpts)
 	if err != nil {
 		return err

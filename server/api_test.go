@@ -64,10 +64,18 @@ const testClickFlush = time.Hour
 // queued clicks, and closes the store last.
 func startAPI(t *testing.T, opts Options) *apiClient {
 	t.Helper()
+	client, _ := startAPIOnStore(t, opts, nil)
+	return client
+}
+
+// startAPIOnStore is startAPI on a store opened with storeOpts. It also
+// returns the server.
+func startAPIOnStore(t *testing.T, opts Options, storeOpts *store.Options) (*apiClient, *Server) {
+	t.Helper()
 	if opts.Clicks.Flush == 0 {
 		opts.Clicks.Flush = testClickFlush
 	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "linkbolt.db"), nil)
+	st, err := store.Open(filepath.Join(t.TempDir(), "linkbolt.db"), storeOpts)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -96,7 +104,7 @@ func startAPI(t *testing.T, opts Options) *apiClient {
 	client.CheckRedirect = func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}
-	return &apiClient{base: ts.URL, client: client}
+	return &apiClient{base: ts.URL, client: client}, srv
 }
 
 func (a *apiClient) do(t *testing.T, req apiRequest) apiResponse {

@@ -23,6 +23,11 @@ const (
 
 	// maxClickBatch is the most clicks written in one commit.
 	maxClickBatch = 4096
+
+	// clickRetry is how often a recorder that holds clicks while the disk
+	// is full checks whether the store accepts writes again. The check
+	// reads the store's state in memory and does not touch the disk.
+	clickRetry = 100 * time.Millisecond
 )
 
 // RecorderOptions configures the click recorder. Zero values mean the
@@ -50,6 +55,15 @@ type recorder struct {
 	// pending counts clicks queued or in the batch and not yet committed,
 	// so that flush returns at once when there are none.
 	pending atomic.Int64
+
+	// The fields below belong to the writer goroutine. timer fires when
+	// the batch is due. holding is set while the store returns
+	// store.ErrNoSpace, and then the batch is kept and the queue fills up
+	// to its bound. failing is set while commits of clicks fail for any
+	// other reason, so that the failure is logged once.
+	timer   *time.Timer
+	holding bool
+	failing bool
 }
 
 func newRecorder(st *store.Store, opts RecorderOptions, m *serverMetrics, log *slog.Logger) (*recorder, error) {
@@ -132,39 +146,47 @@ func (rec *recorder) close() error {
 
 // run is the writer goroutine. It commits a batch when it is full, when
 // the oldest click in it has waited flushIn, when a reader calls flush, and
-// at close.
+// at close. While the disk is full it retries every clickRetry instead.
 func (rec *recorder) run() {
 	defer close(rec.done)
 	batch := make([]store.Click, 0, maxClickBatch)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	rec.timer = time.NewTimer(time.Hour)
+	rec.timer.Stop()
 	for {
+		// A held batch takes no more clicks, so that the queue fills up
+		// and record drops the clicks beyond its bound.
+		queue := rec.queue
+		if rec.holding {
+			queue = nil
+		}
 		select {
-		case c := <-rec.queue:
+		case c := <-queue:
 			if len(batch) == 0 {
-				timer.Reset(rec.flushIn)
+				rec.timer.Reset(rec.flushIn)
 			}
 			batch = append(batch, c)
 			if len(batch) >= maxClickBatch {
 				batch = rec.commit(batch)
 			}
-		case <-timer.C:
+		case <-rec.timer.C:
 			batch = rec.commit(batch)
 		case reply := <-rec.flushes:
 			batch = rec.commit(rec.drain(batch))
 			close(reply)
 		case <-rec.closing:
+			// closed is set, so commit drops what it cannot write.
+			rec.holding = false
 			batch = rec.commit(rec.drain(batch))
-			timer.Stop()
+			rec.timer.Stop()
 			return
 		}
 	}
 }
 
 // drain moves every queued click into the batch, committing full batches
-// on the way.
+// on the way. It stops early while the batch is held.
 func (rec *recorder) drain(batch []store.Click) []store.Click {
-	for {
+	for !rec.holding {
 		select {
 		case c := <-rec.queue:
 			batch = append(batch, c)
@@ -175,25 +197,48 @@ func (rec *recorder) drain(batch []store.Click) []store.Click {
 			return batch
 		}
 	}
+	return batch
 }
 
 // commit marks the clicks of bots, writes the batch and returns it
-// emptied. Clicks of a failed
-// commit are dropped and counted: retrying on a store that failed a commit
-// is not safe.
+// emptied. On a full disk it keeps the batch and returns it unchanged, to
+// retry once the store accepts writes again, unless the recorder is
+// closing. Clicks that fail for any other reason are dropped and counted,
+// because such a store accepts no writes until a restart.
 func (rec *recorder) commit(batch []store.Click) []store.Click {
 	if len(batch) == 0 {
+		return batch
+	}
+	if rec.holding && errors.Is(rec.store.Err(), store.ErrNoSpace) && !rec.closed.Load() {
+		rec.timer.Reset(clickRetry)
 		return batch
 	}
 	for i := range batch {
 		batch[i].Bot = batch[i].Bot || isBot(batch[i].UserAgent)
 	}
 	err := rec.store.RecordClicks(batch)
-	if err != nil {
-		rec.log.Error("recording clicks failed", "error", err, "clicks", len(batch))
-		rec.metrics.clicksDropped.Add(len(batch))
-	} else {
+	switch {
+	case err == nil:
 		rec.metrics.clicksFlushed.Add(len(batch))
+		if rec.holding || rec.failing {
+			rec.log.Info("recording clicks resumed", "clicks", len(batch))
+		}
+		rec.holding, rec.failing = false, false
+	case errors.Is(err, store.ErrNoSpace) && !rec.closed.Load():
+		if !rec.holding {
+			rec.log.Warn("holding clicks until the disk has space; clicks beyond the queue are dropped",
+				"error", err, "clicks", len(batch), "queue", cap(rec.queue))
+		}
+		rec.holding = true
+		rec.timer.Reset(clickRetry)
+		return batch
+	default:
+		// One line per outage, not per batch.
+		if !rec.failing {
+			rec.log.Error("recording clicks failed; dropping clicks until writes succeed", "error", err, "clicks", len(batch))
+		}
+		rec.holding, rec.failing = false, true
+		rec.metrics.clicksDropped.Add(len(batch))
 	}
 	rec.pending.Add(-int64(len(batch)))
 	return batch[:0]

@@ -79,6 +79,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusConflict, errorBody{Error: clientMessage(err)}
 	case errors.Is(err, store.ErrCorrupt):
 		return http.StatusServiceUnavailable, errorBody{Error: "the database file is damaged; the operator must restore it from a backup"}
+	case errors.Is(err, store.ErrNoSpace):
+		return http.StatusServiceUnavailable, errorBody{Error: "the server's disk is full, so it accepts no writes; retry after the seconds in Retry-After, and ask the operator to free disk space if it persists"}
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrIDsExhausted):
 		return http.StatusServiceUnavailable, errorBody{Error: "the database is not available; retry later, and ask the operator to check the server log if it persists"}
 	}

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"errors"
 	"net/http"
+
+	"github.com/linkbolt/linkbolt/store"
 )
 
 // health responds 200 while the store can be read.
@@ -22,8 +25,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case s.stopping.Load():
 		reason = "server is shutting down"
+	case errors.Is(s.store.Err(), store.ErrNoSpace):
+		reason = "the disk is full; writes resume by themselves once space is freed"
 	case s.store.Err() != nil:
-		reason = "store is not accepting writes"
+		reason = "store is not accepting writes; restart the server"
 	}
 	if reason != "" {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
@@ -40,4 +45,19 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (object, err
 		return nil, err
 	}
 	return decodeObject(body)
+}
+
+// logStoreState logs when a failed commit stops writes and when a probe
+// finds space and writes resume. The store calls it on its writer
+// goroutine, once per change, so a long outage logs two lines.
+func (s *Server) logStoreState(err error) {
+	switch {
+	case err == nil:
+		s.log.Info("store accepts writes again", "db", s.store.Path())
+	case errors.Is(err, store.ErrNoSpace):
+		s.log.Error("store stopped writes: the disk is full; probing for space",
+			"error", err, "db", s.store.Path(), "probe_interval", s.store.SpaceProbeInterval().String())
+	default:
+		s.log.Error("store stopped writes until a restart", "error", err, "db", s.store.Path())
+	}
 }

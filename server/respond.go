@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/linkbolt/linkbolt/store"
 )
@@ -30,8 +32,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // server's own fault, once, with the request that met them.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := errorResponse(err)
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", strconv.Itoa(s.retryAfter(err)))
+	}
 	if status == http.StatusInternalServerError || errors.Is(err, store.ErrIDsExhausted) || errors.Is(err, store.ErrCorrupt) {
 		s.log.Error("request failed", "error", err, "method", r.Method, "path", r.URL.Path, "status", status)
 	}
 	writeJSON(w, status, body)
+}
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 from a
+// store that a restart or a shutdown made unavailable.
+const unavailableRetryAfter = 30
+
+// retryAfter returns the seconds a client should wait before it retries a
+// write that the store refused: the next probe for space on a full disk,
+// otherwise unavailableRetryAfter.
+func (s *Server) retryAfter(err error) int {
+	if errors.Is(err, store.ErrNoSpace) {
+		return max(1, int(math.Ceil(s.store.SpaceProbeInterval().Seconds())))
+	}
+	return unavailableRetryAfter
 }

@@ -143,6 +143,7 @@ func New(opts Options) (*Server, error) {
 	s.rates = rates
 	s.listener = opts.Listener
 	s.metrics = newServerMetrics(s)
+	s.store.SetStateHook(s.logStoreState)
 	clicks, err := newRecorder(opts.Store, opts.Clicks, s.metrics, opts.Log)
 	if err != nil {
 		return nil, err

@@ -20,9 +20,17 @@ var (
 	ErrInUse = errors.New("database is in use by another process")
 
 	// ErrUnavailable is returned by writes after the store was closed or a
-	// commit failed. A store in that state does not recover: the process
-	// must reopen the file.
+	// commit failed. A store in that state recovers by itself only when the
+	// error also wraps ErrNoSpace; otherwise the process must reopen the
+	// file.
 	ErrUnavailable = errors.New("store is unavailable")
+
+	// ErrNoSpace is returned, wrapped together with ErrUnavailable, by
+	// writes while the disk is full or the file has reached
+	// Options.MaxSize. The store then probes for space every
+	// Options.SpaceProbeInterval and accepts writes again after a probe
+	// commit succeeds.
+	ErrNoSpace = errors.New("no space left for the database file")
 
 	// ErrIDsExhausted is returned when the id range of the store is used up.
 	ErrIDsExhausted = errors.New("id range exhausted")

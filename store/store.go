@@ -75,8 +75,14 @@ type Options struct {
 	IDs IDRange
 
 	// MaxSize caps the size of the file in bytes; a commit that would grow
-	// it further fails as on a full disk. Zero means no cap.
+	// it further fails with ErrNoSpace, as on a full disk. Zero means no
+	// cap.
 	MaxSize int
+
+	// SpaceProbeInterval is how often a store that returns ErrNoSpace
+	// tries a probe commit to find out whether space was freed; zero means
+	// DefaultSpaceProbeInterval.
+	SpaceProbeInterval time.Duration
 
 	// CodeLength is the length of generated short codes; zero means 6.
 	CodeLength int
@@ -99,10 +105,11 @@ type Options struct {
 
 // Store is an open database file. It is safe for concurrent use.
 type Store struct {
-	db       *bolt.DB
-	ids      IDRange
-	codeLen  int
-	readOnly bool
+	db         *bolt.DB
+	ids        IDRange
+	codeLen    int
+	readOnly   bool
+	probeEvery time.Duration
 
 	codeFilter  func(string) bool
 	remoteUsers bool
@@ -117,11 +124,16 @@ type Store struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
 
+	// failed is the error of the commit that stopped writes, nil while
+	// writes are accepted. Only the writer goroutine changes it.
 	failed atomic.Pointer[error]
 
 	// commitHook, if set, is called after every commit with its duration
 	// and error, for metrics.
 	commitHook atomic.Pointer[func(time.Duration, error)]
+
+	// stateHook, if set, is called when writes stop or resume.
+	stateHook atomic.Pointer[func(error)]
 }
 
 // write is one function waiting for its commit.
@@ -152,6 +164,13 @@ func Open(path string, opts *Options) (*Store, error) {
 	if codeLen < 4 || codeLen > maxCodeLength {
 		return nil, fmt.Errorf("code length %d is outside 4 to %d", codeLen, maxCodeLength)
 	}
+	if opts.MaxSize < 0 || opts.SpaceProbeInterval < 0 {
+		return nil, errors.New("max size and space probe interval must not be negative")
+	}
+	probeEvery := opts.SpaceProbeInterval
+	if probeEvery == 0 {
+		probeEvery = DefaultSpaceProbeInterval
+	}
 
 	db, err := openBolt(path, &bolt.Options{
 		Timeout:      timeout,
@@ -170,9 +189,10 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 
 	s := &Store{
-		db:      db,
-		ids:     ids,
-		codeLen: codeLen,
+		db:         db,
+		ids:        ids,
+		codeLen:    codeLen,
+		probeEvery: probeEvery,
 
 		codeFilter:  opts.CodeFilter,
 		remoteUsers: opts.RemoteUsers,
@@ -308,9 +328,24 @@ func (s *Store) Ping() error {
 }
 
 // SetCommitHook registers fn to be called after every commit with its
-// duration and error. It replaces any earlier hook.
+// duration and error, probe commits included. It replaces any earlier
+// hook. fn runs on the writer goroutine, so it must not write to the store.
 func (s *Store) SetCommitHook(fn func(time.Duration, error)) {
 	s.commitHook.Store(&fn)
+}
+
+// SetStateHook registers fn to be called when a failed commit stops
+// writes, with the error that Err returns from then on, and with nil when
+// a probe finds space again and writes resume. It replaces any earlier
+// hook. fn runs on the writer goroutine, so it must not write to the store.
+func (s *Store) SetStateHook(fn func(error)) {
+	s.stateHook.Store(&fn)
+}
+
+// SpaceProbeInterval returns how often the store probes for free space
+// while its writes fail with ErrNoSpace.
+func (s *Store) SpaceProbeInterval() time.Duration {
+	return s.probeEvery
 }
 
 // Size returns the size of the database file in bytes.
@@ -381,20 +416,32 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 // commitLoop is the single writer. It takes the first waiting write, adds
 // whatever else is already queued, and commits them together: an idle store
 // commits a lone write at once, and a busy one shares each commit's two
-// fsyncs among many writes.
+// fsyncs among many writes. While writes fail with ErrNoSpace it also runs
+// a probe every probeEvery.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
 	batch := make([]*write, 0, maxBatch)
+	probe := time.NewTimer(s.probeEvery)
+	probe.Stop()
+	defer probe.Stop()
+	var probeDue <-chan time.Time
 	for {
 		select {
 		case w := <-s.writes:
 			batch = append(batch[:0], w)
+			batch = s.fillBatch(batch)
+			s.commit(batch)
+		case <-probeDue:
+			s.probeSpace()
+			probeDue = nil
 		case <-s.stopping:
 			s.drainWrites()
 			return
 		}
-		batch = s.fillBatch(batch)
-		s.commit(batch)
+		if probeDue == nil && errors.Is(s.Err(), ErrNoSpace) {
+			probe.Reset(s.probeEvery)
+			probeDue = probe.C
+		}
 	}
 }
 
@@ -455,10 +502,10 @@ func (s *Store) commit(batch []*write) {
 			batch[failed].done <- fnErr
 			batch = append(batch[:failed], batch[failed+1:]...)
 		default:
-			// The commit itself failed: the file handle is no longer
-			// trusted, so every later write is refused until a restart.
-			err = fmt.Errorf("%w: commit failed: %w", ErrUnavailable, err)
-			s.failed.CompareAndSwap(nil, &err)
+			// The commit itself failed, so later writes are refused at
+			// once: until a probe finds space for a full disk, and until a
+			// restart for any other failure.
+			err = s.stopWrites(err)
 			replyAll(batch, err)
 			return
 		}
@@ -484,6 +531,12 @@ func fillAppendedBuckets(tx *bolt.Tx) {
 func (s *Store) afterCommit(d time.Duration, err error) {
 	if hook := s.commitHook.Load(); hook != nil {
 		(*hook)(d, err)
+	}
+}
+
+func (s *Store) afterStateChange(err error) {
+	if hook := s.stateHook.Load(); hook != nil {
+		(*hook)(err)
 	}
 }
 
