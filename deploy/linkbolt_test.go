@@ -49,14 +49,20 @@ func TestMain(m *testing.M) {
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	if err != nil {
+		skipOrFail(t, name+" is not installed")
 	}
+	return path
+}
+
+// skipOrFail skips the test because of a missing tool, or fails it when
+// LINKBOLT_REQUIRE_INTEGRATION=1.
+func skipOrFail(t *testing.T, reason string) {
+	t.Helper()
 	if os.Getenv("LINKBOLT_REQUIRE_INTEGRATION") == "1" {
-		t.Fatalf("%s is not installed, and LINKBOLT_REQUIRE_INTEGRATION=1 forbids skipping", name)
+		t.Fatalf("%s, and LINKBOLT_REQUIRE_INTEGRATION=1 forbids skipping", reason)
 	}
-	t.Skipf("%s is not installed", name)
-	return ""
+	t.Skip(reason)
 }
 
 // linkboltBinary builds linkbolt from the module root once per test run.
