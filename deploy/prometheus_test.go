@@ -24,8 +24,10 @@ const (
 	shortFor    = "2s"
 	shortWindow = "[10s]"
 
-	// alertTimeout bounds the wait for one alert to fire.
-	alertTimeout = 25 * time.Second
+	// alertTimeout bounds the wait for one alert to fire, and
+	// integrationTimeout all the waits of the test together.
+	alertTimeout       = 25 * time.Second
+	integrationTimeout = 50 * time.Second
 
 	// fileSizeLimit is the RLIMIT_FSIZE of the linkbolt process that
 	// simulates a full disk. bbolt cannot grow the file past it, so
@@ -65,6 +67,9 @@ func shortenRules(t *testing.T, dir string) []string {
 // prometheusProcess is a Prometheus server on a free port of 127.0.0.1.
 type prometheusProcess struct {
 	base string
+
+	// deadline ends every wait of waitFiring.
+	deadline time.Time
 }
 
 // startPrometheus starts Prometheus with a scrape and evaluation interval
@@ -123,7 +128,7 @@ scrape_configs:
 		}
 	})
 
-	p := &prometheusProcess{base: "http://" + addr}
+	p := &prometheusProcess{base: "http://" + addr, deadline: time.Now().Add(integrationTimeout)}
 	deadline := time.Now().Add(startTimeout)
 	for {
 		resp, err := http.Get(p.base + "/-/ready")
@@ -209,7 +214,11 @@ func (p *prometheusProcess) getJSON(t *testing.T, path string, v any) {
 // going while it waits.
 func (p *prometheusProcess) waitFiring(t *testing.T, name, instance string, during func()) firingAlert {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), alertTimeout)
+	deadline := time.Now().Add(alertTimeout)
+	if p.deadline.Before(deadline) {
+		deadline = p.deadline
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var seen []firingAlert
 	for ctx.Err() == nil {
@@ -224,7 +233,8 @@ func (p *prometheusProcess) waitFiring(t *testing.T, name, instance string, duri
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("%s did not fire for %s within %v; alerts: %+v", name, instance, alertTimeout, seen)
+	t.Fatalf("%s did not fire for %s within %v, or within %v of the start of Prometheus; alerts: %+v",
+		name, instance, alertTimeout, integrationTimeout, seen)
 	return firingAlert{}
 }
 
@@ -239,10 +249,9 @@ func TestAlertsFireWithPrometheus(t *testing.T) {
 
 	// Both targets must be scraped before anything breaks, so that the
 	// alerts fire because of the faults and not of a missed first scrape.
-	deadline := time.Now().Add(alertTimeout)
 	for prom.query(t, `up{job="linkbolt"} == 1`) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus did not scrape both linkbolt processes within %v", alertTimeout)
+		if time.Now().After(prom.deadline) {
+			t.Fatalf("Prometheus did not scrape both linkbolt processes within %v of its start", integrationTimeout)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
