@@ -75,11 +75,58 @@ func writeStateMetrics(w io.Writer, s *Server) {
 		up = 0
 	}
 	metrics.WriteGaugeUint64(w, "linkbolt_store_writable", up)
+	if free, ok := diskFreeBytes(s.store.Path()); ok {
+		metrics.WriteGaugeUint64(w, "linkbolt_store_disk_free_bytes", free)
+	}
+
+	metrics.WriteGaugeUint64(w, "linkbolt_ready", readyValue(s))
 	if c, err := s.store.Counts(); err == nil {
 		metrics.WriteGaugeUint64(w, "linkbolt_users", c.Users)
 		metrics.WriteGaugeUint64(w, "linkbolt_links", c.URLs)
 		metrics.WriteGaugeUint64(w, "linkbolt_events", c.Events)
 	}
+}
+
+// readyValue returns 1 when GET /ready responds 200 and 0 otherwise. It
+// runs the handler itself, so that the gauge follows every condition of
+// the endpoint.
+func readyValue(s *Server) uint64 {
+	r, err := http.NewRequest(http.MethodGet, "/ready", nil)
+	if err != nil {
+		return 0
+	}
+	var w statusRecorder
+	if err := s.ready(&w, r); err != nil || w.status != http.StatusOK {
+		return 0
+	}
+	return 1
+}
+
+// statusRecorder is a ResponseWriter that keeps the status and discards
+// the body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (w *statusRecorder) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
 }
 
 // routeMetrics are the request metrics of one route.
