@@ -167,6 +167,30 @@ func TestComposeConfig(t *testing.T) {
 	}
 }
 
+// nginxConfArgs are the arguments that wrote nginx/nginx.conf.
+var nginxConfArgs = []string{
+	"nginx-conf", "--peers", "linkbolt-1:8080,linkbolt-2:8080,linkbolt-3:8080",
+	"--listen", "80", "--access-log", "/dev/stdout",
+}
+
+// TestNginxConfIsGenerated checks that the NGINX config of the compose
+// file is the output of linkbolt nginx-conf for the shards' peer list, so
+// that NGINX and the shards compute the same ring.
+func TestNginxConfIsGenerated(t *testing.T) {
+	want, err := exec.Command(linkboltBinary(t), nginxConfArgs...).Output()
+	if err != nil {
+		t.Fatalf("linkbolt %s: %v", strings.Join(nginxConfArgs, " "), err)
+	}
+	got, err := os.ReadFile("nginx/nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("nginx/nginx.conf differs from the output of linkbolt %s; write it again with --out deploy/nginx/nginx.conf",
+			strings.Join(nginxConfArgs, " "))
+	}
+}
+
 // alertRule is the part of an alert rule that the runbook checks read.
 type alertRule struct {
 	name        string
