@@ -74,6 +74,7 @@ type nginxConfData struct {
 	MaxBody      string
 	RouteWords   []string
 	HopHeader    string
+	SecretHeader string
 	InternalPath string
 }
 
@@ -114,6 +115,7 @@ func writeNginxConf(out io.Writer, o *nginxConfOptions) error {
 		MaxBody:      fmt.Sprintf("%dm", server.DefaultMaxBulkBytes>>20),
 		RouteWords:   server.RouteWords(),
 		HopHeader:    cluster.HeaderHop,
+		SecretHeader: cluster.HeaderSecret,
 		InternalPath: "/_cluster/",
 	}
 	if o.out == "" {
@@ -212,8 +214,10 @@ http {
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
 
-        # Only shards mark a request as sent by a peer.
+        # Only shards mark a request as sent by a peer, with the cluster
+        # secret, which NGINX neither needs nor passes on.
         proxy_set_header {{.HopHeader}} "";
+        proxy_set_header {{.SecretHeader}} "";
 
         # A dead shard is found fast; a bulk import may take minutes.
         proxy_connect_timeout 2s;

@@ -20,6 +20,11 @@ func TestServeRejectsBadClusterFlags(t *testing.T) {
 		{"missing self", []string{"--peers", "127.0.0.1:1"}, nil, "missing --self"},
 		{"self without peers", []string{"--self", "127.0.0.1:1"}, nil, "needs --peers"},
 		{"env self not a peer", nil, map[string]string{"LINKBOLT_PEERS": "127.0.0.1:1", "LINKBOLT_SELF": "127.0.0.1:9"}, "is not one of --peers"},
+		{"missing secret", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1"}, nil, "missing cluster secret"},
+		{"short secret", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "short"}, nil, "at least 16"},
+		{"secret with space", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "0123456789 abcdefgh"}, nil, "printable ASCII"},
+		{"secret twice", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "0123456789abcdefgh", "--cluster-secret-file", "/nonexistent"}, nil, "not both"},
+		{"missing secret file", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret-file", "/nonexistent/secret"}, nil, "invalid --cluster-secret-file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
