@@ -187,6 +187,11 @@ type shardDownBody struct {
 // writeClusterError sends err, with a 503 naming the shard and a
 // Retry-After header when a peer is down.
 func (s *Server) writeClusterError(w http.ResponseWriter, r *http.Request, err error) {
+	var partial *partialImportError
+	if errors.As(err, &partial) {
+		s.writePartialImport(w, r, partial)
+		return
+	}
 	var statusErr *peerStatusError
 	if errors.As(err, &statusErr) {
 		cluster.CopyResponse(w, statusErr.resp, s.cluster.self)

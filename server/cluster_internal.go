@@ -27,7 +27,11 @@ func (s *Server) serveInternal(w http.ResponseWriter, r *http.Request) {
 		"POST users/import":      s.internalImportUsers,
 		"POST users/remove":      s.internalRemoveUsers,
 		"POST disown":            s.internalDisown,
-		"POST urls/has":          s.internalHasURLs,
+		"POST urls/has":          s.internalHas(s.store.HasURLs),
+		"POST users/has":         s.internalHas(s.store.HasUsers),
+		"POST events/has":        s.internalHas(s.store.HasEvents),
+		"POST links/get":         s.internalGetLinks,
+		"POST bulk/check":        s.internalCheckBulk,
 		"GET links/export":       s.internalExportLinks,
 		"POST links/import":      s.internalImportLinks,
 		"POST links/remove":      s.internalRemoveLinks,
@@ -218,7 +222,29 @@ func (s *Server) internalDisown(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) internalHasURLs(w http.ResponseWriter, r *http.Request) error {
+// internalHas returns a handler that returns the ids of a list that has
+// reports as held here.
+func (s *Server) internalHas(has func([]uint64) ([]uint64, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var ids []uint64
+		if err := s.readInternal(w, r, &ids); err != nil {
+			return err
+		}
+		if err := checkInternalIDs(ids); err != nil {
+			return err
+		}
+		found, err := has(ids)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, found)
+		return nil
+	}
+}
+
+// internalGetLinks returns the links of a list of ids with their events
+// and click counts, after writing queued clicks.
+func (s *Server) internalGetLinks(w http.ResponseWriter, r *http.Request) error {
 	var ids []uint64
 	if err := s.readInternal(w, r, &ids); err != nil {
 		return err
@@ -226,11 +252,30 @@ func (s *Server) internalHasURLs(w http.ResponseWriter, r *http.Request) error {
 	if err := checkInternalIDs(ids); err != nil {
 		return err
 	}
-	found, err := s.store.HasURLs(ids)
+	s.clicks.flush(r.Context())
+	links, err := s.store.GetLinks(ids)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, found)
+	writeJSON(w, http.StatusOK, links)
+	return nil
+}
+
+// internalCheckBulk checks a CSV part of a bulk import, of the kind named
+// by the kind parameter, against this shard's data, and writes nothing. It
+// answers 200 with the number of rows, or the error the import would give.
+func (s *Server) internalCheckBulk(w http.ResponseWriter, r *http.Request) error {
+	kind, ok := parseBulkKind(r.URL.Query().Get("kind"))
+	if !ok {
+		return badRequest("invalid kind %q: use users, urls or events", truncate(r.URL.Query().Get("kind"), maxEcho))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
+	body := &bodyReader{r: r.Body}
+	rows, err := checkBulkPart(s.store, kind, body)
+	if err != nil {
+		return body.explain(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"rows": rows})
 	return nil
 }
 
