@@ -174,6 +174,8 @@ func (o *serveOptions) validate() error {
 // clusterOptions returns the cluster options of --peers and --self, or nil
 // without --peers.
 func (o *serveOptions) clusterOptions() (*server.ClusterOptions, error) {
+	// Peers are trimmed when parsed, so --self is trimmed the same way.
+	o.self = strings.TrimSpace(o.self)
 	if o.peers == "" && o.self == "" {
 		return nil, nil
 	}
