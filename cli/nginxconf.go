@@ -72,6 +72,7 @@ type nginxConfData struct {
 	FailTimeout  int
 	Keepalive    int
 	MaxBody      string
+	MaxBodyMiB   int64
 	RouteWords   []string
 	HopHeader    string
 	SecretHeader string
@@ -113,6 +114,7 @@ func writeNginxConf(out io.Writer, o *nginxConfOptions) error {
 		FailTimeout:  int(o.failTimeout / time.Second),
 		Keepalive:    o.keepalive,
 		MaxBody:      fmt.Sprintf("%dm", server.DefaultMaxBulkBytes>>20),
+		MaxBodyMiB:   server.DefaultMaxBulkBytes >> 20,
 		RouteWords:   server.RouteWords(),
 		HopHeader:    cluster.HeaderHop,
 		SecretHeader: cluster.HeaderSecret,
@@ -228,7 +230,16 @@ http {
         # failed or timed out, and never for POST (the NGINX default).
         proxy_next_upstream error timeout;
 
-        # NGINX's own errors as JSON, like every answer of linkbolt.
+        # NGINX's own errors as JSON, like every answer of linkbolt: a
+        # request it cannot parse (400), a path longer than its buffers
+        # (414), headers longer than its buffers (494, sent as 400), a
+        # body too large (413) and a shard that fails (502 to 504).
+        # The first three use URIs, because NGINX 1.22 answers 500 when
+        # an error found while reading the request goes to a named
+        # location.
+        error_page 400 /_linkbolt_error/400;
+        error_page 414 /_linkbolt_error/414;
+        error_page 494 /_linkbolt_error/494;
         error_page 413 @linkbolt_413;
         error_page 502 @linkbolt_502;
         error_page 503 @linkbolt_503;
@@ -260,8 +271,20 @@ http {
             proxy_pass http://linkbolt_api;
         }
 
+        location = /_linkbolt_error/400 {
+            internal;
+            return 400 '{"error":"invalid request: NGINX could not parse its method, path or headers"}\n';
+        }
+        location = /_linkbolt_error/414 {
+            internal;
+            return 414 '{"error":"the request path is too long; short codes have at most 64 characters"}\n';
+        }
+        location = /_linkbolt_error/494 {
+            internal;
+            return 400 '{"error":"the request headers are too large"}\n';
+        }
         location @linkbolt_413 {
-            return 413 '{"error":"request body is larger than {{.MaxBody}}B"}\n';
+            return 413 '{"error":"request body is larger than {{.MaxBodyMiB}} MiB"}\n';
         }
         location @linkbolt_502 {
             add_header Retry-After 10 always;
