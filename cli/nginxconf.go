@@ -262,6 +262,12 @@ http {
         }
 {{- end}}
 
+        # A backup holds one shard's file, so it is taken from each shard
+        # directly, never through the balancer.
+        location = /admin/backup {
+            return 403 '{"error":"a backup through NGINX would hold one shard only; back up each shard directly: linkbolt backup --server http://SHARD"}\n';
+        }
+
         # Routes between shards are not for clients.
         location ^~ {{.InternalPath}} {
             return 404 '{"error":"no route for this path"}\n';

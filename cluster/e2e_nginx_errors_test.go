@@ -72,3 +72,17 @@ func TestNginxErrorsAreJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestNginxRejectsClusterBackup checks that a backup through NGINX, which
+// would hold one shard's data, gets a JSON 403 that names the fix.
+func TestNginxRejectsClusterBackup(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 1)
+	resp := send(t, http.MethodGet, "http://"+c.nginx+"/admin/backup", "")
+	if resp.status != http.StatusForbidden {
+		t.Errorf("GET /admin/backup through NGINX: status %d, want 403", resp.status)
+	}
+	if !strings.Contains(string(resp.body), "back up each shard directly") {
+		t.Errorf("GET /admin/backup through NGINX: body %s does not say to back up each shard", resp.body)
+	}
+}
