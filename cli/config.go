@@ -8,6 +8,10 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/linkbolt/linkbolt/cluster"
 )
 
 // maxAPIKeyLine bounds one line of an API key file, in bytes. A key is far
@@ -116,4 +120,40 @@ func isLoopback(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// secretOptions are the flags that give the cluster secret, which every
+// shard of a cluster and the rebalance command share.
+type secretOptions struct {
+	value string
+	file  string
+}
+
+func (o *secretOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.value, "cluster-secret", "", "secret that every shard of the cluster shares, at least 16 bytes; prefer --cluster-secret-file, since flags show in ps (env LINKBOLT_CLUSTER_SECRET)")
+	f.StringVar(&o.file, "cluster-secret-file", "", "file whose first line is the cluster secret (env LINKBOLT_CLUSTER_SECRET_FILE)")
+}
+
+// load returns the cluster secret of the flags, which is required: a
+// cluster without one would serve its internal routes to anyone.
+func (o *secretOptions) load() (string, error) {
+	if o.value != "" && o.file != "" {
+		return "", errors.New("give the cluster secret once: --cluster-secret or --cluster-secret-file, not both")
+	}
+	secret := o.value
+	if o.file != "" {
+		data, err := os.ReadFile(o.file)
+		if err != nil {
+			return "", fmt.Errorf("invalid --cluster-secret-file: %w", err)
+		}
+		secret, _, _ = strings.Cut(string(data), "\n")
+		secret = strings.TrimSpace(secret)
+	}
+	if secret == "" {
+		return "", errors.New("missing cluster secret: give every shard the same --cluster-secret-file or LINKBOLT_CLUSTER_SECRET, such as the output of: openssl rand -hex 32")
+	}
+	if err := cluster.CheckSecret(secret); err != nil {
+		return "", fmt.Errorf("invalid cluster secret: %w", err)
+	}
+	return secret, nil
 }

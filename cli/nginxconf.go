@@ -72,8 +72,10 @@ type nginxConfData struct {
 	FailTimeout  int
 	Keepalive    int
 	MaxBody      string
+	MaxBodyMiB   int64
 	RouteWords   []string
 	HopHeader    string
+	SecretHeader string
 	InternalPath string
 }
 
@@ -112,8 +114,10 @@ func writeNginxConf(out io.Writer, o *nginxConfOptions) error {
 		FailTimeout:  int(o.failTimeout / time.Second),
 		Keepalive:    o.keepalive,
 		MaxBody:      fmt.Sprintf("%dm", server.DefaultMaxBulkBytes>>20),
+		MaxBodyMiB:   server.DefaultMaxBulkBytes >> 20,
 		RouteWords:   server.RouteWords(),
 		HopHeader:    cluster.HeaderHop,
+		SecretHeader: cluster.HeaderSecret,
 		InternalPath: "/_cluster/",
 	}
 	if o.out == "" {
@@ -212,8 +216,10 @@ http {
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
 
-        # Only shards mark a request as sent by a peer.
+        # Only shards mark a request as sent by a peer, with the cluster
+        # secret, which NGINX neither needs nor passes on.
         proxy_set_header {{.HopHeader}} "";
+        proxy_set_header {{.SecretHeader}} "";
 
         # A dead shard is found fast; a bulk import may take minutes.
         proxy_connect_timeout 2s;
@@ -224,7 +230,16 @@ http {
         # failed or timed out, and never for POST (the NGINX default).
         proxy_next_upstream error timeout;
 
-        # NGINX's own errors as JSON, like every answer of linkbolt.
+        # NGINX's own errors as JSON, like every answer of linkbolt: a
+        # request it cannot parse (400), a path longer than its buffers
+        # (414), headers longer than its buffers (494, sent as 400), a
+        # body too large (413) and a shard that fails (502 to 504).
+        # The first three use URIs, because NGINX 1.22 answers 500 when
+        # an error found while reading the request goes to a named
+        # location.
+        error_page 400 /_linkbolt_error/400;
+        error_page 414 /_linkbolt_error/414;
+        error_page 494 /_linkbolt_error/494;
         error_page 413 @linkbolt_413;
         error_page 502 @linkbolt_502;
         error_page 503 @linkbolt_503;
@@ -247,6 +262,12 @@ http {
         }
 {{- end}}
 
+        # A backup holds one shard's file, so it is taken from each shard
+        # directly, never through the balancer.
+        location = /admin/backup {
+            return 403 '{"error":"a backup through NGINX would hold one shard only; back up each shard directly: linkbolt backup --server http://SHARD"}\n';
+        }
+
         # Routes between shards are not for clients.
         location ^~ {{.InternalPath}} {
             return 404 '{"error":"no route for this path"}\n';
@@ -256,8 +277,20 @@ http {
             proxy_pass http://linkbolt_api;
         }
 
+        location = /_linkbolt_error/400 {
+            internal;
+            return 400 '{"error":"invalid request: NGINX could not parse its method, path or headers"}\n';
+        }
+        location = /_linkbolt_error/414 {
+            internal;
+            return 414 '{"error":"the request path is too long; short codes have at most 64 characters"}\n';
+        }
+        location = /_linkbolt_error/494 {
+            internal;
+            return 400 '{"error":"the request headers are too large"}\n';
+        }
         location @linkbolt_413 {
-            return 413 '{"error":"request body is larger than {{.MaxBody}}B"}\n';
+            return 413 '{"error":"request body is larger than {{.MaxBodyMiB}} MiB"}\n';
         }
         location @linkbolt_502 {
             add_header Retry-After 10 always;

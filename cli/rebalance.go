@@ -25,6 +25,7 @@ type rebalanceOptions struct {
 	to      string
 	finish  bool
 	timeout time.Duration
+	secret  secretOptions
 }
 
 // rebalanceName is the name the rebalance command gives itself in the hop
@@ -54,6 +55,11 @@ func newRebalanceCommand() *cobra.Command {
 	f.StringVar(&o.to, "to", "", "comma-separated host:port of every shard after the change")
 	f.BoolVar(&o.finish, "finish", false, "second step: copy what changed since the first step, then remove moved records from their old shards")
 	f.DurationVar(&o.timeout, "timeout", time.Minute, "longest wait for one request to a shard")
+	o.secret.addFlags(f)
+	bindEnv(f, map[string]string{
+		"cluster-secret":      "LINKBOLT_CLUSTER_SECRET",
+		"cluster-secret-file": "LINKBOLT_CLUSTER_SECRET_FILE",
+	})
 	return cmd
 }
 
@@ -84,10 +90,14 @@ func rebalance(ctx context.Context, out io.Writer, o *rebalanceOptions) error {
 	if o.timeout <= 0 {
 		return usageError{fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)}
 	}
+	secret, err := o.secret.load()
+	if err != nil {
+		return usageError{err}
+	}
 	ring, _ := cluster.NewRing(to)
 	rb := &rebalancer{
 		from: from, to: to, ring: ring, out: out, finish: o.finish,
-		client: cluster.NewClient(rebalanceName, o.timeout),
+		client: cluster.NewClient(rebalanceName, secret, o.timeout),
 		header: http.Header{},
 	}
 	if key := os.Getenv(apiKeyEnv); key != "" {

@@ -53,6 +53,7 @@ type serveOptions struct {
 	pprofAddr       string
 	peers           string
 	self            string
+	clusterSecret   secretOptions
 
 	// maxDBSize and spaceProbe are hidden flags, so that tests can stand
 	// in for a full disk with a real process.
@@ -95,6 +96,7 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof) on this host:port; off when empty; keep it on loopback (env LINKBOLT_PPROF_ADDR)")
 	f.StringVar(&o.peers, "peers", "", "comma-separated host:port of every shard of a cluster, exactly as in the NGINX upstream; off when empty (env LINKBOLT_PEERS)")
 	f.StringVar(&o.self, "self", "", "this server's entry in --peers (env LINKBOLT_SELF)")
+	o.clusterSecret.addFlags(f)
 	f.IntVar(&o.maxDBSize, "max-db-size", 0, "largest size of the database file in bytes; writes that need more answer 503 as on a full disk; 0 means no cap")
 	f.DurationVar(&o.spaceProbe, "space-probe-interval", store.DefaultSpaceProbeInterval, "how often a full store checks whether space was freed; 0 means the default")
 	for _, name := range []string{"max-db-size", "space-probe-interval"} {
@@ -103,21 +105,23 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		}
 	}
 	bindEnv(f, map[string]string{
-		"peers":            "LINKBOLT_PEERS",
-		"self":             "LINKBOLT_SELF",
-		"pprof-addr":       "LINKBOLT_PPROF_ADDR",
-		"api-keys-file":    "LINKBOLT_API_KEYS_FILE",
-		"rate-limit":       "LINKBOLT_RATE_LIMIT",
-		"rate-burst":       "LINKBOLT_RATE_BURST",
-		"trusted-proxies":  "LINKBOLT_TRUSTED_PROXIES",
-		"addr":             "LINKBOLT_ADDR",
-		"db":               "LINKBOLT_DB",
-		"cache-size":       "LINKBOLT_CACHE_SIZE",
-		"redirect-status":  "LINKBOLT_REDIRECT_STATUS",
-		"click-queue":      "LINKBOLT_CLICK_QUEUE",
-		"click-flush":      "LINKBOLT_CLICK_FLUSH",
-		"shutdown-timeout": "LINKBOLT_SHUTDOWN_TIMEOUT",
-		"access-log":       "LINKBOLT_ACCESS_LOG",
+		"peers":               "LINKBOLT_PEERS",
+		"self":                "LINKBOLT_SELF",
+		"cluster-secret":      "LINKBOLT_CLUSTER_SECRET",
+		"cluster-secret-file": "LINKBOLT_CLUSTER_SECRET_FILE",
+		"pprof-addr":          "LINKBOLT_PPROF_ADDR",
+		"api-keys-file":       "LINKBOLT_API_KEYS_FILE",
+		"rate-limit":          "LINKBOLT_RATE_LIMIT",
+		"rate-burst":          "LINKBOLT_RATE_BURST",
+		"trusted-proxies":     "LINKBOLT_TRUSTED_PROXIES",
+		"addr":                "LINKBOLT_ADDR",
+		"db":                  "LINKBOLT_DB",
+		"cache-size":          "LINKBOLT_CACHE_SIZE",
+		"redirect-status":     "LINKBOLT_REDIRECT_STATUS",
+		"click-queue":         "LINKBOLT_CLICK_QUEUE",
+		"click-flush":         "LINKBOLT_CLICK_FLUSH",
+		"shutdown-timeout":    "LINKBOLT_SHUTDOWN_TIMEOUT",
+		"access-log":          "LINKBOLT_ACCESS_LOG",
 	})
 	return cmd
 }
@@ -170,6 +174,8 @@ func (o *serveOptions) validate() error {
 // clusterOptions returns the cluster options of --peers and --self, or nil
 // without --peers.
 func (o *serveOptions) clusterOptions() (*server.ClusterOptions, error) {
+	// Peers are trimmed when parsed, so --self is trimmed the same way.
+	o.self = strings.TrimSpace(o.self)
 	if o.peers == "" && o.self == "" {
 		return nil, nil
 	}
@@ -186,7 +192,11 @@ func (o *serveOptions) clusterOptions() (*server.ClusterOptions, error) {
 	if !slices.Contains(peers, o.self) {
 		return nil, fmt.Errorf("invalid --self %q: it is not one of --peers %s", o.self, strings.Join(peers, ","))
 	}
-	return &server.ClusterOptions{Peers: peers, Self: o.self}, nil
+	secret, err := o.clusterSecret.load()
+	if err != nil {
+		return nil, err
+	}
+	return &server.ClusterOptions{Peers: peers, Self: o.self, Secret: secret}, nil
 }
 
 // serve runs the server until ctx ends. started, if not nil, receives the

@@ -20,6 +20,14 @@ func TestServeRejectsBadClusterFlags(t *testing.T) {
 		{"missing self", []string{"--peers", "127.0.0.1:1"}, nil, "missing --self"},
 		{"self without peers", []string{"--self", "127.0.0.1:1"}, nil, "needs --peers"},
 		{"env self not a peer", nil, map[string]string{"LINKBOLT_PEERS": "127.0.0.1:1", "LINKBOLT_SELF": "127.0.0.1:9"}, "is not one of --peers"},
+		{"empty peer entry", []string{"--peers", "127.0.0.1:1,,127.0.0.1:2", "--self", "127.0.0.1:1"}, nil, "empty entry"},
+		{"trailing comma", []string{"--peers", "127.0.0.1:1,", "--self", "127.0.0.1:1"}, nil, "empty entry"},
+		{"peers differing in case", []string{"--peers", "LOCALHOST:1,localhost:1", "--self", "localhost:1"}, nil, "not case-sensitive"},
+		{"missing secret", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1"}, nil, "missing cluster secret"},
+		{"short secret", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "short"}, nil, "at least 16"},
+		{"secret with space", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "0123456789 abcdefgh"}, nil, "printable ASCII"},
+		{"secret twice", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "0123456789abcdefgh", "--cluster-secret-file", "/nonexistent"}, nil, "not both"},
+		{"missing secret file", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret-file", "/nonexistent/secret"}, nil, "invalid --cluster-secret-file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,6 +48,21 @@ func TestServeRejectsBadClusterFlags(t *testing.T) {
 	}
 }
 
+func TestServeTrimsSelf(t *testing.T) {
+	o := &serveOptions{
+		peers:         "127.0.0.1:27199, 127.0.0.1:27200",
+		self:          " 127.0.0.1:27199 ",
+		clusterSecret: secretOptions{value: "0123456789abcdef0123"},
+	}
+	c, err := o.clusterOptions()
+	if err != nil {
+		t.Fatalf("clusterOptions: %v", err)
+	}
+	if c.Self != "127.0.0.1:27199" {
+		t.Errorf("Self = %q, want 127.0.0.1:27199", c.Self)
+	}
+}
+
 func TestNginxConfRejectsBadFlags(t *testing.T) {
 	tests := []struct {
 		name string
@@ -48,6 +71,8 @@ func TestNginxConfRejectsBadFlags(t *testing.T) {
 	}{
 		{"no peers", nil, "missing --peers"},
 		{"bad peer", []string{"--peers", "nohost"}, "host:port"},
+		{"empty peer entry", []string{"--peers", "127.0.0.1:1,,127.0.0.1:2"}, "empty entry"},
+		{"peers differing in case", []string{"--peers", "LOCALHOST:1,localhost:1"}, "not case-sensitive"},
 		{"bad listen", []string{"--peers", "127.0.0.1:1", "--listen", "80; evil"}, "invalid --listen"},
 		{"zero max fails", []string{"--peers", "127.0.0.1:1", "--max-fails", "0"}, "--max-fails"},
 		{"fractional fail timeout", []string{"--peers", "127.0.0.1:1", "--fail-timeout", "1500ms"}, "--fail-timeout"},

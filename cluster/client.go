@@ -3,6 +3,8 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +17,14 @@ import (
 const (
 	// HeaderHop marks a request sent by a peer, with the name of that
 	// peer. An instance serves such a request itself and never forwards
-	// it again, so a request crosses at most one hop. NGINX clears it on
-	// client requests.
+	// it again, so a request crosses at most one hop. It counts only
+	// together with the cluster secret in HeaderSecret. NGINX clears it
+	// on client requests.
 	HeaderHop = "X-Linkbolt-Hop"
+
+	// HeaderSecret carries the cluster secret that every shard shares.
+	// NGINX clears it on client requests.
+	HeaderSecret = "X-Linkbolt-Cluster-Secret"
 
 	// HeaderInstance names the instance that produced a response.
 	HeaderInstance = "X-Linkbolt-Instance"
@@ -57,16 +64,45 @@ type Response struct {
 	Body   []byte
 }
 
-// Client sends requests to the peers of a cluster, marked with HeaderHop.
-// It is safe for concurrent use.
-type Client struct {
-	self string
-	http *http.Client
+// MinSecretLength is the shortest cluster secret accepted, in bytes.
+const MinSecretLength = 16
+
+// CheckSecret rejects a cluster secret that is shorter than
+// MinSecretLength or contains a character that an HTTP header cannot carry.
+func CheckSecret(secret string) error {
+	if len(secret) < MinSecretLength {
+		return fmt.Errorf("the cluster secret has %d bytes; use at least %d, such as the output of: openssl rand -hex 32",
+			len(secret), MinSecretLength)
+	}
+	for _, c := range []byte(secret) {
+		if c < 0x21 || c > 0x7e {
+			return errors.New("the cluster secret contains a space, a control character or a non-ASCII byte; use printable ASCII, such as hex digits")
+		}
+	}
+	return nil
 }
 
-// NewClient returns a client that names itself self in HeaderHop. A zero
-// timeout means DefaultTimeout.
-func NewClient(self string, timeout time.Duration) *Client {
+// SecretMatches reports whether got is the cluster secret want, in time
+// that depends on neither value. An empty want matches nothing.
+func SecretMatches(got, want string) bool {
+	if want == "" || got == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// Client sends requests to the peers of a cluster, marked with HeaderHop
+// and the cluster secret. It is safe for concurrent use.
+type Client struct {
+	self   string
+	secret string
+	http   *http.Client
+}
+
+// NewClient returns a client that names itself self in HeaderHop and sends
+// secret in HeaderSecret. A zero timeout means DefaultTimeout.
+func NewClient(self, secret string, timeout time.Duration) *Client {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
@@ -77,7 +113,8 @@ func NewClient(self string, timeout time.Duration) *Client {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &Client{
-		self: self,
+		self:   self,
+		secret: secret,
 		http: &http.Client{
 			Transport: transport,
 			Timeout:   timeout,
@@ -110,6 +147,7 @@ func (c *Client) Do(ctx context.Context, peer, method, uri string, header http.H
 		req.Header[k] = vs
 	}
 	req.Header.Set(HeaderHop, c.self)
+	req.Header.Set(HeaderSecret, c.secret)
 
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -39,8 +39,11 @@ func startCluster(t *testing.T, n int) *testCluster {
 	return c
 }
 
+// testSecret is the cluster secret of the test clusters.
+const testSecret = "test-cluster-secret-0123456789"
+
 func (c *testCluster) clusterArgs(self string) []string {
-	return []string{"--peers", strings.Join(c.peers, ","), "--self", self}
+	return []string{"--peers", strings.Join(c.peers, ","), "--self", self, "--cluster-secret", testSecret}
 }
 
 // startNginx writes the configuration with "linkbolt nginx-conf" for the

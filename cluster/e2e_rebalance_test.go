@@ -74,7 +74,7 @@ func TestClusterRebalanceAddsShard(t *testing.T) {
 	to := strings.Join(c.peers, ",")
 	newPeer := c.peers[3]
 	c.procs = append(c.procs, integration.StartLinkbolt(t, newPeer, filepath.Join(c.dir, "shardd.db"), c.clusterArgs(newPeer)...))
-	if out, code := integration.Run(t, "rebalance", "--from", from, "--to", to); code != 0 {
+	if out, code := integration.Run(t, "rebalance", "--from", from, "--to", to, "--cluster-secret", testSecret); code != 0 {
 		t.Fatalf("rebalance exited with %d: %s", code, out)
 	}
 	for i, p := range c.procs[:3] {
@@ -85,7 +85,7 @@ func TestClusterRebalanceAddsShard(t *testing.T) {
 	c.nginx = integration.FreeAddr(t)
 	c.startNginx(t)
 	base = "http://" + c.nginx
-	out, code := integration.Run(t, "rebalance", "--from", from, "--to", to, "--finish")
+	out, code := integration.Run(t, "rebalance", "--from", from, "--to", to, "--finish", "--cluster-secret", testSecret)
 	if code != 0 {
 		t.Fatalf("rebalance --finish exited with %d: %s", code, out)
 	}
@@ -219,6 +219,7 @@ func sendHop(t *testing.T, url string) response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set(HeaderHop, "test")
+	req.Header.Set(HeaderSecret, testSecret)
 	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -40,15 +40,21 @@ func NewRing(peers []string) (*Ring, error) {
 	if len(peers) > MaxShards {
 		return nil, fmt.Errorf("the peer list has %d peers; a cluster has at most %d", len(peers), MaxShards)
 	}
-	seen := make(map[string]bool, len(peers))
+	// Host names are not case-sensitive, so LOCALHOST:1 and localhost:1
+	// are one server that NGINX would still hash as two.
+	seen := make(map[string]string, len(peers))
 	for _, p := range peers {
 		if err := CheckPeer(p); err != nil {
 			return nil, err
 		}
-		if seen[p] {
-			return nil, fmt.Errorf("peer %q is listed twice", p)
+		key := strings.ToLower(p)
+		if first, ok := seen[key]; ok {
+			if first == p {
+				return nil, fmt.Errorf("peer %q is listed twice", p)
+			}
+			return nil, fmt.Errorf("peers %q and %q are listed twice: host names are not case-sensitive; keep one spelling", first, p)
 		}
-		seen[p] = true
+		seen[key] = p
 	}
 
 	r := &Ring{peers: slices.Clone(peers)}
@@ -150,14 +156,20 @@ func CheckPeer(p string) error {
 	return nil
 }
 
-// ParsePeers splits a comma-separated peer list, trimming spaces, and
-// checks it as NewRing does.
+// ParsePeers splits a comma-separated peer list, trimming spaces around
+// each entry, and checks it as NewRing does. An empty entry, such as
+// from two commas in a row or a trailing comma, is an error.
 func ParsePeers(list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, fmt.Errorf("the peer list is empty: give at least one host:port")
+	}
 	var peers []string
 	for p := range strings.SplitSeq(list, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			peers = append(peers, p)
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return nil, fmt.Errorf("the peer list %q has an empty entry at position %d: remove the extra comma", list, len(peers)+1)
 		}
+		peers = append(peers, p)
 	}
 	if _, err := NewRing(peers); err != nil {
 		return nil, err

@@ -128,11 +128,36 @@ func TestRingMovesFewKeysOnGrowth(t *testing.T) {
 }
 
 func TestParsePeersTrims(t *testing.T) {
-	peers, err := ParsePeers(" 127.0.0.1:1 ,127.0.0.1:2,, ")
+	peers, err := ParsePeers(" 127.0.0.1:1 ,\t127.0.0.1:2 ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(peers) != 2 || peers[0] != "127.0.0.1:1" || peers[1] != "127.0.0.1:2" {
 		t.Errorf("ParsePeers = %q", peers)
+	}
+}
+
+func TestParsePeersRejectsBadLists(t *testing.T) {
+	tests := []struct {
+		name, list, want string
+	}{
+		{"empty", " ", "is empty"},
+		{"double comma", "127.0.0.1:1,,127.0.0.1:2", "empty entry at position 2"},
+		{"trailing comma", "127.0.0.1:1,127.0.0.1:2,", "empty entry at position 3"},
+		{"leading comma", ",127.0.0.1:1", "empty entry at position 1"},
+		{"only spaces entry", "127.0.0.1:1, ,127.0.0.1:2", "empty entry"},
+		{"same host other case", "LOCALHOST:1,localhost:1", "not case-sensitive"},
+		{"same peer", "localhost:1,localhost:1", "listed twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePeers(tc.list)
+			if err == nil {
+				t.Fatalf("ParsePeers(%q) accepted the list", tc.list)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ParsePeers(%q): error %q does not contain %q", tc.list, err, tc.want)
+			}
+		})
 	}
 }

@@ -165,6 +165,17 @@ func TestComposeConfig(t *testing.T) {
 	if got := strings.Count(full, "linkbolt-1:8080,linkbolt-2:8080,linkbolt-3:8080"); got != 3 {
 		t.Errorf("the peer list appears %d times in the resolved compose file, want 3", got)
 	}
+
+	// Each shard reads the cluster secret from a file, never inline.
+	if got := strings.Count(full, "LINKBOLT_CLUSTER_SECRET_FILE: /run/secrets/linkbolt_cluster_secret"); got != 3 {
+		t.Errorf("LINKBOLT_CLUSTER_SECRET_FILE is set on %d shards in the resolved compose file, want 3", got)
+	}
+	if got := strings.Count(full, ":/run/secrets/linkbolt_cluster_secret:ro"); got != 3 {
+		t.Errorf("the cluster secret file is mounted on %d shards, want 3", got)
+	}
+	if strings.Contains(full, "LINKBOLT_CLUSTER_SECRET:") {
+		t.Error("the compose file sets LINKBOLT_CLUSTER_SECRET inline; mount a file instead")
+	}
 }
 
 // nginxConfArgs are the arguments that wrote nginx/nginx.conf.

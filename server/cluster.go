@@ -21,6 +21,11 @@ type ClusterOptions struct {
 	Peers []string
 	Self  string
 
+	// Secret is the cluster secret that every shard shares. Requests
+	// between shards carry it, and a shard serves the internal routes and
+	// honours cluster.HeaderHop only on requests that carry it.
+	Secret string
+
 	// Timeout bounds one request to a peer; zero means
 	// cluster.DefaultTimeout.
 	Timeout time.Duration
@@ -55,6 +60,7 @@ type clusterState struct {
 	ring   *cluster.Ring
 	self   string
 	index  int
+	secret string
 	client *cluster.Client
 	mux    *http.ServeMux
 }
@@ -70,11 +76,15 @@ func (s *Server) joinCluster(c *ClusterOptions) error {
 	if index < 0 {
 		return fmt.Errorf("self %q is not one of the peers %s", c.Self, strings.Join(c.Peers, ","))
 	}
+	if err := cluster.CheckSecret(c.Secret); err != nil {
+		return err
+	}
 	s.cluster = &clusterState{
 		ring:   ring,
 		self:   c.Self,
 		index:  index,
-		client: cluster.NewClient(c.Self, c.Timeout),
+		secret: c.Secret,
+		client: cluster.NewClient(c.Self, c.Secret, c.Timeout),
 		mux:    http.NewServeMux(),
 	}
 	s.clusterRoutes()
@@ -133,12 +143,24 @@ func (s *Server) serveCluster(w http.ResponseWriter, r *http.Request) {
 	h.Set(cluster.HeaderInstance, s.cluster.self)
 	h.Set(cluster.HeaderForwarded, "false")
 
-	if r.Header.Get(cluster.HeaderHop) != "" {
+	// Only a request with the cluster secret comes from a peer. Without
+	// it, the hop header is dropped and the request is routed as any
+	// client's, so that it cannot skip the checks of the owner shard.
+	fromPeer := cluster.SecretMatches(r.Header.Get(cluster.HeaderSecret), s.cluster.secret)
+	r.Header.Del(cluster.HeaderSecret)
+	if !fromPeer {
+		r.Header.Del(cluster.HeaderHop)
+	}
+	if fromPeer && r.Header.Get(cluster.HeaderHop) != "" {
 		if strings.HasPrefix(r.URL.Path, internalPrefix) {
 			s.serveInternal(w, r)
 			return
 		}
 		s.ServeHTTP(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, internalPrefix) {
+		s.writeError(w, r, notFound("%s is served only to the shards of the cluster", truncate(r.URL.Path, maxEcho)))
 		return
 	}
 	// ServeMux would redirect a path that is not clean, which ServeHTTP
@@ -165,6 +187,11 @@ type shardDownBody struct {
 // writeClusterError sends err, with a 503 naming the shard and a
 // Retry-After header when a peer is down.
 func (s *Server) writeClusterError(w http.ResponseWriter, r *http.Request, err error) {
+	var partial *partialImportError
+	if errors.As(err, &partial) {
+		s.writePartialImport(w, r, partial)
+		return
+	}
 	var statusErr *peerStatusError
 	if errors.As(err, &statusErr) {
 		cluster.CopyResponse(w, statusErr.resp, s.cluster.self)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -52,16 +53,17 @@ func (s *Server) fanOutList(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	var total uint64
-	var all []json.RawMessage
 	for i := range peers {
 		total += totals[i]
-		all = append(all, pages[i]...)
 	}
-	items, err := pageByID(all, p)
+	items, copies, err := s.pageByID(pages, p)
 	if err != nil {
 		return err
 	}
-	writeList(w, r, p, total, items)
+	// NOTE: copies counts only the repeated ids among the records fetched,
+	// so X-Total-Count can still count a copy twice when it lies beyond
+	// page × per_page on both shards; see docs/cluster.md.
+	writeList(w, r, p, total-min(copies, total), items)
 	return nil
 }
 
@@ -94,38 +96,64 @@ func (s *Server) fetchFirst(r *http.Request, peer string, need int) ([]json.RawM
 	}
 }
 
-// pageByID sorts the records of all shards by id and returns page p.
-func pageByID(all []json.RawMessage, p store.Page) ([]json.RawMessage, error) {
-	type keyed struct {
-		id  uint64
-		raw json.RawMessage
-	}
-	records := make([]keyed, 0, len(all))
-	for _, raw := range all {
-		var head struct {
-			ID uint64 `json:"id"`
+// listRecord is one record of a shard's list page, with the fields that
+// decide which shard owns it.
+type listRecord struct {
+	id    uint64
+	owned bool
+	raw   json.RawMessage
+}
+
+// pageByID merges the records of every shard (pages, indexed like the
+// ring's peers) by id and returns page p and the number of repeated ids
+// dropped. An id on two shards, a record copied by a rebalance that has
+// not finished, is listed once: the copy on the ring owner of its code or
+// username wins.
+func (s *Server) pageByID(pages [][]json.RawMessage, p store.Page) ([]json.RawMessage, uint64, error) {
+	var records []listRecord
+	for shard, page := range pages {
+		for _, raw := range page {
+			var head struct {
+				ID        uint64  `json:"id"`
+				ShortCode *string `json:"short_code"`
+				Username  *string `json:"username"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil {
+				return nil, 0, err
+			}
+			owned := false
+			switch {
+			case head.ShortCode != nil:
+				owned = s.cluster.ring.Owner(*head.ShortCode) == shard
+			case head.Username != nil:
+				owned = s.cluster.ring.Owner(userKey(*head.Username)) == shard
+			}
+			records = append(records, listRecord{head.ID, owned, raw})
 		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, err
-		}
-		records = append(records, keyed{head.ID, raw})
 	}
-	slices.SortFunc(records, func(a, b keyed) int {
+	// Sorting the owner's copy first makes the compaction keep it.
+	slices.SortStableFunc(records, func(a, b listRecord) int {
+		if c := cmp.Compare(a.id, b.id); c != 0 {
+			return c
+		}
 		switch {
-		case a.id < b.id:
+		case a.owned && !b.owned:
 			return -1
-		case a.id > b.id:
+		case b.owned && !a.owned:
 			return 1
 		}
 		return 0
 	})
+	n := len(records)
+	records = slices.CompactFunc(records, func(a, b listRecord) bool { return a.id == b.id })
+	copies := uint64(n - len(records))
 
 	out := make([]json.RawMessage, 0, p.PerPage)
 	start := (p.Page - 1) * p.PerPage
 	for i := start; i < len(records) && len(out) < p.PerPage; i++ {
 		out = append(out, records[i].raw)
 	}
-	return out, nil
+	return out, copies, nil
 }
 
 // fanOutPurge runs a purge on every shard and adds up the counts. This

@@ -11,7 +11,8 @@ import (
 
 // internalPrefix starts the paths that shards and "linkbolt rebalance"
 // call on each other. They are served only on requests with
-// cluster.HeaderHop, and need the API key like the rest of the API.
+// cluster.HeaderHop and the cluster secret, and need the API key like the
+// rest of the API. Any other request gets 404.
 const internalPrefix = "/_cluster/"
 
 // exportBatch is the largest number of links of one export response.
@@ -26,7 +27,11 @@ func (s *Server) serveInternal(w http.ResponseWriter, r *http.Request) {
 		"POST users/import":      s.internalImportUsers,
 		"POST users/remove":      s.internalRemoveUsers,
 		"POST disown":            s.internalDisown,
-		"POST urls/has":          s.internalHasURLs,
+		"POST urls/has":          s.internalHas(s.store.HasURLs),
+		"POST users/has":         s.internalHas(s.store.HasUsers),
+		"POST events/has":        s.internalHas(s.store.HasEvents),
+		"POST links/get":         s.internalGetLinks,
+		"POST bulk/check":        s.internalCheckBulk,
 		"GET links/export":       s.internalExportLinks,
 		"POST links/import":      s.internalImportLinks,
 		"POST links/remove":      s.internalRemoveLinks,
@@ -56,6 +61,74 @@ func (s *Server) readInternal(w http.ResponseWriter, r *http.Request, v any) err
 	return nil
 }
 
+// checkInternalIDs rejects an id list with an id outside 1 to store.MaxID.
+func checkInternalIDs(ids []uint64) error {
+	for _, id := range ids {
+		if err := checkInternalID(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkInternalID(id uint64) error {
+	if id == 0 || id > store.MaxID {
+		return badRequest("invalid id %d: ids are integers from 1 to %d", id, uint64(store.MaxID))
+	}
+	return nil
+}
+
+// checkInternalCode rejects a short code that no link can have.
+func checkInternalCode(code string) error {
+	if !store.ValidCode(code) || reservedCode(code) {
+		return badRequest("invalid short_code %q: use 1 to 64 characters of A-Z, a-z, 0-9, _ and - that are not a path of this API",
+			truncate(code, maxEcho))
+	}
+	return nil
+}
+
+// checkInternalLink applies the rules of a bulk import to a link handed
+// over by another shard: the URL, each event, and events that belong to
+// that URL.
+func checkInternalLink(l *store.Link) error {
+	u := &l.URL
+	if err := checkInternalID(u.ID); err != nil {
+		return err
+	}
+	if err := checkInternalCode(u.ShortCode); err != nil {
+		return err
+	}
+	if err := checkURLRow(u); err != nil {
+		return badRequest("invalid url %d: %v", u.ID, err)
+	}
+	for i := range l.Events {
+		ev := &l.Events[i]
+		if err := checkInternalID(ev.ID); err != nil {
+			return err
+		}
+		if ev.URLID != u.ID {
+			return badRequest("invalid event %d: its url_id %d is not the id of its link %d", ev.ID, ev.URLID, u.ID)
+		}
+		if err := checkEventRow(ev); err != nil {
+			return badRequest("invalid event %d: %v", ev.ID, err)
+		}
+	}
+	return nil
+}
+
+// queryID parses an optional id parameter; a missing one is 0.
+func queryID(r *http.Request, name string) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || id > store.MaxID {
+		return 0, badRequest("invalid %s %q: use an integer from 0 to %d", name, truncate(v, maxEcho), uint64(store.MaxID))
+	}
+	return id, nil
+}
+
 func (s *Server) internalSequences(w http.ResponseWriter, r *http.Request) error {
 	seq, err := s.store.Sequences()
 	if err != nil {
@@ -70,6 +143,11 @@ func (s *Server) internalReserveIDs(w http.ResponseWriter, r *http.Request) erro
 	if err := s.readInternal(w, r, &seq); err != nil {
 		return err
 	}
+	for _, id := range []uint64{seq.Users, seq.URLs, seq.Events} {
+		if id > store.MaxID {
+			return badRequest("invalid sequence %d: ids are integers from 0 to %d", id, uint64(store.MaxID))
+		}
+	}
 	if err := s.store.ReserveIDs(seq); err != nil {
 		return err
 	}
@@ -79,7 +157,13 @@ func (s *Server) internalReserveIDs(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Server) internalUserUnique(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	except, _ := strconv.ParseUint(q.Get("except"), 10, 64)
+	except, err := queryID(r, "except")
+	if err != nil {
+		return err
+	}
+	if q.Get("username") == "" && q.Get("email") == "" {
+		return badRequest("missing username and email: give at least one to check")
+	}
 	if err := s.store.CheckUserUnique(q.Get("username"), q.Get("email"), except); err != nil {
 		return err
 	}
@@ -91,6 +175,14 @@ func (s *Server) internalImportUsers(w http.ResponseWriter, r *http.Request) err
 	var users []store.User
 	if err := s.readInternal(w, r, &users); err != nil {
 		return err
+	}
+	for i := range users {
+		if err := checkInternalID(users[i].ID); err != nil {
+			return err
+		}
+		if err := checkUserRow(&users[i]); err != nil {
+			return badRequest("invalid user %d: %v", users[i].ID, err)
+		}
 	}
 	if err := s.store.ImportUsers(users); err != nil {
 		return err
@@ -104,6 +196,9 @@ func (s *Server) internalRemoveUsers(w http.ResponseWriter, r *http.Request) err
 	if err := s.readInternal(w, r, &ids); err != nil {
 		return err
 	}
+	if err := checkInternalIDs(ids); err != nil {
+		return err
+	}
 	if err := s.store.RemoveUsers(ids); err != nil {
 		return err
 	}
@@ -113,8 +208,8 @@ func (s *Server) internalRemoveUsers(w http.ResponseWriter, r *http.Request) err
 
 func (s *Server) internalDisown(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseUint(r.URL.Query().Get("user_id"), 10, 64)
-	if err != nil || id == 0 {
-		return invalidField("user_id", "user_id must be a positive integer id")
+	if err != nil || id == 0 || id > store.MaxID {
+		return badRequest("invalid user_id %q: use an integer from 1 to %d", truncate(r.URL.Query().Get("user_id"), maxEcho), uint64(store.MaxID))
 	}
 	codes, err := s.store.DisownURLs(id)
 	if err != nil {
@@ -127,16 +222,60 @@ func (s *Server) internalDisown(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) internalHasURLs(w http.ResponseWriter, r *http.Request) error {
+// internalHas returns a handler that returns the ids of a list that has
+// reports as held here.
+func (s *Server) internalHas(has func([]uint64) ([]uint64, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var ids []uint64
+		if err := s.readInternal(w, r, &ids); err != nil {
+			return err
+		}
+		if err := checkInternalIDs(ids); err != nil {
+			return err
+		}
+		found, err := has(ids)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, found)
+		return nil
+	}
+}
+
+// internalGetLinks returns the links of a list of ids with their events
+// and click counts, after writing queued clicks.
+func (s *Server) internalGetLinks(w http.ResponseWriter, r *http.Request) error {
 	var ids []uint64
 	if err := s.readInternal(w, r, &ids); err != nil {
 		return err
 	}
-	found, err := s.store.HasURLs(ids)
+	if err := checkInternalIDs(ids); err != nil {
+		return err
+	}
+	s.clicks.flush(r.Context())
+	links, err := s.store.GetLinks(ids)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, found)
+	writeJSON(w, http.StatusOK, links)
+	return nil
+}
+
+// internalCheckBulk checks a CSV part of a bulk import, of the kind named
+// by the kind parameter, against this shard's data, and writes nothing. It
+// answers 200 with the number of rows, or the error the import would give.
+func (s *Server) internalCheckBulk(w http.ResponseWriter, r *http.Request) error {
+	kind, ok := parseBulkKind(r.URL.Query().Get("kind"))
+	if !ok {
+		return badRequest("invalid kind %q: use users, urls or events", truncate(r.URL.Query().Get("kind"), maxEcho))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
+	body := &bodyReader{r: r.Body}
+	rows, err := checkBulkPart(s.store, kind, body)
+	if err != nil {
+		return body.explain(err)
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"rows": rows})
 	return nil
 }
 
@@ -156,7 +295,10 @@ func (s *Server) internalExportLinks(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	after, err := queryID(r, "after")
+	if err != nil {
+		return err
+	}
 	s.clicks.flush(r.Context())
 	links, next, err := s.store.ExportLinks(after, exportBatch, func(code string) bool {
 		return ring.OwnerName(code) != s.cluster.self
@@ -173,6 +315,11 @@ func (s *Server) internalImportLinks(w http.ResponseWriter, r *http.Request) err
 	if err := s.readInternal(w, r, &links); err != nil {
 		return err
 	}
+	for i := range links {
+		if err := checkInternalLink(&links[i]); err != nil {
+			return err
+		}
+	}
 	if err := s.store.ImportLinks(links); err != nil {
 		return err
 	}
@@ -187,6 +334,9 @@ func (s *Server) internalImportLinks(w http.ResponseWriter, r *http.Request) err
 func (s *Server) internalRemoveLinks(w http.ResponseWriter, r *http.Request) error {
 	var ids []uint64
 	if err := s.readInternal(w, r, &ids); err != nil {
+		return err
+	}
+	if err := checkInternalIDs(ids); err != nil {
 		return err
 	}
 	s.clicks.flush(r.Context())
@@ -222,6 +372,14 @@ func (s *Server) internalReserveCodes(w http.ResponseWriter, r *http.Request) er
 	if err := s.readInternal(w, r, &codes); err != nil {
 		return err
 	}
+	for code, id := range codes {
+		if err := checkInternalCode(code); err != nil {
+			return err
+		}
+		if err := checkInternalID(id); err != nil {
+			return err
+		}
+	}
 	if err := s.store.ReserveCodes(codes); err != nil {
 		return err
 	}
@@ -237,6 +395,11 @@ func (s *Server) internalRemoveTombstones(w http.ResponseWriter, r *http.Request
 	if err := s.readInternal(w, r, &codes); err != nil {
 		return err
 	}
+	for _, code := range codes {
+		if err := checkInternalCode(code); err != nil {
+			return err
+		}
+	}
 	if err := s.store.RemoveTombstones(codes); err != nil {
 		return err
 	}
@@ -248,7 +411,7 @@ func (s *Server) internalRemoveTombstones(w http.ResponseWriter, r *http.Request
 func (s *Server) ringParam(r *http.Request) (*cluster.Ring, error) {
 	peers, err := cluster.ParsePeers(r.URL.Query().Get("peers"))
 	if err != nil {
-		return nil, invalidField("peers", "%s", err.Error())
+		return nil, badRequest("invalid peers parameter: %v", err)
 	}
 	return cluster.NewRing(peers)
 }

@@ -26,7 +26,7 @@ func samplePath(pattern string) (method, path string) {
 func TestReservedCodesFollowRoutes(t *testing.T) {
 	a := startAPI(t, Options{})
 	srv := &Server{}
-	words := map[string]bool{"ui": true}
+	words := map[string]bool{"ui": true, "_cluster": true, "_CLUSTER": true}
 	for _, rt := range srv.routeTable() {
 		_, path := samplePath(rt.pattern)
 		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")

@@ -165,7 +165,8 @@ var (
 )
 
 func loadReservedWords() {
-	reservedWords = slices.Clone(reservedPaths)
+	// The internal routes of a cluster are served before any code route.
+	reservedWords = append(slices.Clone(reservedPaths), strings.Trim(internalPrefix, "/"))
 	for _, rt := range (&Server{}).routeTable() {
 		_, path, _ := strings.Cut(rt.pattern, " ")
 		first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")

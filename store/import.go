@@ -14,7 +14,17 @@ import (
 // them. New users get ids above the highest imported id in the store's
 // range.
 func (s *Store) ImportUsers(users []User) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(s.importUsers(users))
+}
+
+// CheckImportUsers returns the error that ImportUsers would return for
+// users, and writes nothing.
+func (s *Store) CheckImportUsers(users []User) error {
+	return s.dryRun(s.importUsers(users))
+}
+
+func (s *Store) importUsers(users []User) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketUsers)
 		sorted := newSortedTx(tx)
 		for i := range users {
@@ -37,7 +47,7 @@ func (s *Store) ImportUsers(users []User) error {
 			}
 		}
 		return sorted.apply()
-	})
+	}
 }
 
 // ImportURLs upserts URLs by id in one transaction: all are written or
@@ -47,7 +57,17 @@ func (s *Store) ImportUsers(users []User) error {
 // even when they name no user yet, because seed files are loaded in any
 // order.
 func (s *Store) ImportURLs(urls []URL) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(s.importURLs(urls))
+}
+
+// CheckImportURLs returns the error that ImportURLs would return for urls,
+// such as a short code held by another URL, and writes nothing.
+func (s *Store) CheckImportURLs(urls []URL) error {
+	return s.dryRun(s.importURLs(urls))
+}
+
+func (s *Store) importURLs(urls []URL) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketURLs)
 		sorted := newSortedTx(tx)
 		for i := range urls {
@@ -59,7 +79,7 @@ func (s *Store) ImportURLs(urls []URL) error {
 			}
 		}
 		return sorted.apply()
-	})
+	}
 }
 
 // importURL upserts u through b, the buffered buckets of tx.
@@ -120,7 +140,17 @@ func reserveDeletedCode(b buckets, ev *Event) error {
 // adds to its URL's click count, and the created event of a URL that does
 // not exist reserves that URL's code.
 func (s *Store) ImportEvents(events []Event) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(s.importEvents(events))
+}
+
+// CheckImportEvents returns the error that ImportEvents would return for
+// events, and writes nothing.
+func (s *Store) CheckImportEvents(events []Event) error {
+	return s.dryRun(s.importEvents(events))
+}
+
+func (s *Store) importEvents(events []Event) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketEvents)
 		sorted := newSortedTx(tx)
 		counts := sorted.bucket(bucketClicks)
@@ -154,5 +184,5 @@ func (s *Store) ImportEvents(events []Event) error {
 			}
 		}
 		return sorted.apply()
-	})
+	}
 }

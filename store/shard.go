@@ -81,10 +81,26 @@ func (s *Store) DisownURLs(user uint64) ([]string, error) {
 // HasURLs returns the ids of ids that name a URL of this store, in the
 // order given.
 func (s *Store) HasURLs(ids []uint64) ([]uint64, error) {
+	return s.hasIDs(bucketURLs, ids)
+}
+
+// HasUsers returns the ids of ids that name a user of this store, in the
+// order given.
+func (s *Store) HasUsers(ids []uint64) ([]uint64, error) {
+	return s.hasIDs(bucketUsers, ids)
+}
+
+// HasEvents returns the ids of ids that name an event of this store, in
+// the order given.
+func (s *Store) HasEvents(ids []uint64) ([]uint64, error) {
+	return s.hasIDs(bucketEvents, ids)
+}
+
+func (s *Store) hasIDs(bucket []byte, ids []uint64) ([]uint64, error) {
 	var found []uint64
 	err := s.view(func(tx *bolt.Tx) error {
 		found = found[:0]
-		b := tx.Bucket(bucketURLs)
+		b := tx.Bucket(bucket)
 		for _, id := range ids {
 			if b.Get(itob(id)) != nil {
 				found = append(found, id)
@@ -133,6 +149,31 @@ func (s *Store) ExportLinks(after uint64, limit int, move func(code string) bool
 		return nil
 	})
 	return links, next, err
+}
+
+// GetLinks returns the links of ids, with their events and click counts,
+// in the order given. Ids that name no URL are skipped.
+func (s *Store) GetLinks(ids []uint64) ([]Link, error) {
+	var links []Link
+	err := s.view(func(tx *bolt.Tx) error {
+		links = links[:0]
+		for _, id := range ids {
+			u, err := getURL(tx, id)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			events, err := urlEvents(tx, id)
+			if err != nil {
+				return err
+			}
+			links = append(links, Link{URL: u, Events: events})
+		}
+		return nil
+	})
+	return links, err
 }
 
 // urlEvents returns the events of a URL in id order.

@@ -395,6 +395,28 @@ func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 	return err
 }
 
+// dryRun runs fn in a write transaction of its own and rolls it back, so
+// that fn's checks run against the store as it is and nothing is written.
+// It waits for the write in progress, as bbolt allows one writer at a time.
+func (s *Store) dryRun(fn func(*bolt.Tx) error) (err error) {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverCorrupt(&err)
+
+	tx, err := s.db.Begin(true)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	fillAppendedBuckets(tx)
+	return fn(tx)
+}
+
 // update runs fn in a write transaction shared with other concurrent writes
 // and returns once that transaction has committed. fn may run more than once
 // (when another write in its batch fails), so it must not act outside tx.
