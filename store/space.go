@@ -91,7 +91,7 @@ func (s *Store) probeSpace() {
 // commit hook.
 func (s *Store) timedUpdate(fn func(*bolt.Tx) error) error {
 	start := time.Now()
-	err := s.db.Update(fn)
+	err := s.commitTx(fn)
 	s.afterCommit(time.Since(start), err)
 	return err
 }

@@ -502,10 +502,10 @@ func (s *Store) commit(batch []*write) {
 		failed := -1
 		var fnErr error
 		start := time.Now()
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.commitTx(func(tx *bolt.Tx) error {
 			fillAppendedBuckets(tx)
 			for i, w := range batch {
-				if err := w.fn(tx); err != nil {
+				if err := runWrite(w.fn, tx); err != nil {
 					failed, fnErr = i, err
 					return err
 				}
@@ -548,6 +548,23 @@ func fillAppendedBuckets(tx *bolt.Tx) {
 			b.FillPercent = 1
 		}
 	}
+}
+
+// commitTx runs fn in a bbolt write transaction. A damaged page can make
+// bbolt panic or fault while it commits. bbolt then rolls the transaction
+// back, and commitTx returns ErrCorrupt instead of ending the process.
+func (s *Store) commitTx(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverCorrupt(&err)
+	return s.db.Update(fn)
+}
+
+// runWrite runs one write of a batch, and turns a panic or fault on a
+// damaged page into ErrCorrupt for that write alone, so that the other
+// writes of the batch commit without it.
+func runWrite(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer recoverCorrupt(&err)
+	return fn(tx)
 }
 
 func (s *Store) afterCommit(d time.Duration, err error) {

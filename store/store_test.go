@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -537,5 +539,101 @@ func TestImportedCreatedEventReservesDeletedCode(t *testing.T) {
 	}
 	if _, err := s.CreateURL(URL{ShortCode: "gone77", OriginalURL: "https://example.org/"}); !errors.Is(err, ErrConflict) {
 		t.Errorf("code of an imported deleted url: got %v, want ErrConflict", err)
+	}
+}
+
+func TestWritePanicFailsOnlyItsWrite(t *testing.T) {
+	s := openStore(t, nil)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		errs[0] = s.update(func(*bolt.Tx) error {
+			var m map[string]int
+			m["x"] = 1 // a panic inside the write, as a damaged page gives
+			return nil
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		_, errs[1] = s.CreateUser(User{Username: "beside", Email: "beside@example.com"})
+	}()
+	wg.Wait()
+	if !errors.Is(errs[0], ErrCorrupt) {
+		t.Errorf("panic in a write: got %v, want ErrCorrupt", errs[0])
+	}
+	if errs[1] != nil {
+		t.Errorf("write beside the one that panicked: %v", errs[1])
+	}
+	if _, err := s.CreateUser(User{Username: "after", Email: "after@example.com"}); err != nil {
+		t.Errorf("write after the panic: %v", err)
+	}
+}
+
+// TestDamagedPagesFailWritesWithoutCrash overwrites pages in the middle
+// of a file full of links, then records clicks on every link. Writes that
+// reach a damaged page must fail with ErrCorrupt, not end the process.
+func TestDamagedPagesFailWritesWithoutCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const links = 5000
+	urls := make([]URL, links)
+	for i := range urls {
+		urls[i] = URL{ID: uint64(i + 1), ShortCode: fmt.Sprintf("d%05d", i+1), OriginalURL: "https://example.com/" + strconv.Itoa(i), IsActive: true, CreatedAt: time.Now()}
+	}
+	if err := s.ImportURLs(urls); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Overwrite 40 pages from the middle of the file, past their page
+	// headers, with bytes that decode as absurd lengths and offsets.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pageSize = 4096
+	pages := info.Size() / pageSize
+	junk := bytes.Repeat([]byte{0xff, 0x7f, 0x13, 0xee}, (pageSize-16)/4)
+	for p := pages / 3; p < pages/3+40 && p < pages; p++ {
+		if _, err := f.WriteAt(junk, p*pageSize+16); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Skipf("the damage made the file fail to open, which other tests cover: %v", err)
+	}
+	defer s.Close()
+	corrupt := 0
+	for first := 1; first <= links; first += 100 {
+		clicks := make([]Click, 100)
+		for i := range clicks {
+			clicks[i] = Click{URLID: uint64(first + i), Time: time.Now()}
+		}
+		err := s.RecordClicks(clicks)
+		switch {
+		case errors.Is(err, ErrCorrupt):
+			corrupt++
+		case err != nil && !errors.Is(err, ErrUnavailable):
+			t.Fatalf("clicks on links %d to %d: %v", first, first+99, err)
+		}
+	}
+	if corrupt == 0 {
+		t.Error("no write reached a damaged page; the test damaged the wrong pages")
 	}
 }
