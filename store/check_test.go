@@ -710,7 +710,9 @@ func TestCheckIDRange(t *testing.T) {
 		ok   bool
 	}{
 		{name: "store range", ids: IDRange{First: 1000, Last: 1999}, ok: true},
-		{name: "default range", ids: IDRange{}, ok: false},
+		// Without a range, check reads the one the store recorded.
+		{name: "recorded range", ids: IDRange{}, ok: true},
+		{name: "another range", ids: IDRange{First: 1, Last: MaxID}, ok: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,6 +62,12 @@ var (
 	metaUsers  = []byte("count_users")
 	metaURLs   = []byte("count_urls")
 	metaEvents = []byte("count_events")
+
+	// metaIDFirst and metaIDLast record the id range of the last
+	// read-write open, so that check and a read-only open of a shard's
+	// file or backup know the range its ids were drawn from.
+	metaIDFirst = []byte("id_first")
+	metaIDLast  = []byte("id_last")
 )
 
 // Options configures Open. A nil *Options means the defaults.
@@ -205,10 +211,50 @@ func Open(path string, opts *Options) (*Store, error) {
 		// No writer runs, so Close has nothing to wait for.
 		s.readOnly = true
 		close(s.stopped)
+		if opts.IDs == (IDRange{}) {
+			s.ids = recordedIDs(db, ids)
+		}
 		return s, nil
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(metaIDFirst, itob(ids.First)); err != nil {
+			return err
+		}
+		return meta.Put(metaIDLast, itob(ids.Last))
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: record the id range: %w", path, err)
 	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// recordedIDs returns the id range that the file's last read-write open
+// recorded, or def for a file that recorded none or a damaged one.
+func recordedIDs(db *bolt.DB, def IDRange) (ids IDRange) {
+	ids = def
+	defer func() {
+		if recover() != nil {
+			ids = def
+		}
+	}()
+	_ = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		r := IDRange{First: btoi(meta.Get(metaIDFirst)), Last: btoi(meta.Get(metaIDLast))}
+		if r.First == 0 || r.Last == 0 {
+			return nil
+		}
+		if n, err := r.normalize(); err == nil {
+			ids = n
+		}
+		return nil
+	})
+	return ids
 }
 
 // checkSchemaVersion rejects a file of a newer schema without writing. A
