@@ -32,6 +32,12 @@ type serverMetrics struct {
 }
 
 func newServerMetrics(s *Server) *serverMetrics {
+	// The library writes a "# TYPE" line and an empty "# HELP" line before
+	// each family. The setting is global to the process, and every server
+	// sets it alike.
+	// NOTE: VictoriaMetrics/metrics v1.45.0 has no way to give help text,
+	// so promtool's lint reports "no help text" for every family.
+	metrics.ExposeMetadata(true)
 	set := metrics.NewSet()
 	outcome := func(name string) *metrics.Counter {
 		return set.NewCounter(`linkbolt_redirects_total{outcome="` + name + `"}`)
