@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -74,7 +75,7 @@ func writeStateMetrics(w io.Writer, s *Server) {
 	metrics.WriteCounterUint64(w, "linkbolt_cache_evictions_total", st.Evictions)
 	metrics.WriteGaugeUint64(w, "linkbolt_cache_entries", uint64(s.cache.Len()))
 	metrics.WriteGaugeUint64(w, "linkbolt_click_queue_depth", uint64(max(0, s.clicks.queued())))
-	metrics.WriteGaugeUint64(w, "linkbolt_store_file_size_bytes", uint64(s.store.Size()))
+	metrics.WriteGaugeUint64(w, "linkbolt_store_file_size_bytes", storeFileSize(s))
 
 	up := uint64(1)
 	if s.store.Err() != nil {
@@ -91,6 +92,19 @@ func writeStateMetrics(w io.Writer, s *Server) {
 		metrics.WriteGaugeUint64(w, "linkbolt_links", c.URLs)
 		metrics.WriteGaugeUint64(w, "linkbolt_events", c.Events)
 	}
+}
+
+// storeFileSize returns the size of the database file that stat reports,
+// as ls -l shows it. Store.Size, bbolt's Tx.Size, is smaller: it counts
+// the pages up to the highest one in use, while bbolt grows the file ahead
+// of them (to its next mmap size, and by 16 MiB at a time past 16 MiB).
+// When stat fails, it returns Store.Size.
+func storeFileSize(s *Server) uint64 {
+	info, err := os.Stat(s.store.Path())
+	if err != nil {
+		return uint64(s.store.Size())
+	}
+	return uint64(info.Size())
 }
 
 // readyValue returns 1 when GET /ready responds 200 and 0 otherwise. It

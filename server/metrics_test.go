@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"testing"
 )
@@ -48,5 +49,27 @@ func TestRequestDurationBuckets(t *testing.T) {
 	}
 	if got := metricValue(t, resp.body, series("_bucket", "10")); got != redirects {
 		t.Errorf("bucket le=10 counts %v, want all %d redirects", got, redirects)
+	}
+}
+
+// TestStoreFileSizeMetric checks that linkbolt_store_file_size_bytes is the
+// size that stat reports for the database file, which bbolt grows ahead of
+// the pages in use.
+func TestStoreFileSizeMetric(t *testing.T) {
+	api, srv := startAPIOnStore(t, Options{}, nil)
+	for i := range 200 {
+		api.createURL(t, map[string]any{"original_url": fmt.Sprintf("https://example.com/size/%d", i)})
+	}
+
+	got := api.metric(t, "linkbolt_store_file_size_bytes")
+	info, err := os.Stat(srv.store.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != float64(info.Size()) {
+		t.Errorf("linkbolt_store_file_size_bytes = %v, want the file's size %d", got, info.Size())
+	}
+	if pages := srv.store.Size(); int64(got) < pages {
+		t.Errorf("linkbolt_store_file_size_bytes = %v, less than the %d bytes of pages in use", got, pages)
 	}
 }
