@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -155,6 +156,71 @@ func TestDashboardNoOverlap(t *testing.T) {
 				}
 				used[[2]int{x, y}] = p.Title
 			}
+		}
+	}
+}
+
+// aggregation matches a PromQL aggregation and its by or without clause.
+var aggregation = regexp.MustCompile(`\b(sum|avg|min|max|count|topk|bottomk|quantile)\s*(?:(by|without)\s*\(([^)]*)\))?\s*\(`)
+
+// keepsInstance reports whether every aggregation in expr keeps the
+// instance label, so that the query returns one series per instance.
+func keepsInstance(expr string) bool {
+	for _, m := range aggregation.FindAllStringSubmatch(expr, -1) {
+		labels := strings.Split(m[3], ",")
+		for i := range labels {
+			labels[i] = strings.TrimSpace(labels[i])
+		}
+		switch m[2] {
+		case "by":
+			if !slices.Contains(labels, "instance") {
+				return false
+			}
+		case "without":
+			if slices.Contains(labels, "instance") {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func TestKeepsInstance(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{
+		{`rate(linkbolt_a_total[5m])`, true},
+		{`sum by (instance, outcome) (rate(linkbolt_a_total[5m]))`, true},
+		{`sum by (outcome) (rate(linkbolt_a_total[5m]))`, false},
+		{`sum(rate(linkbolt_a_total[5m]))`, false},
+		{`sum without (route) (rate(linkbolt_a_total[5m]))`, true},
+		{`sum without (instance) (rate(linkbolt_a_total[5m]))`, false},
+		{`histogram_quantile(0.95, sum by (instance, le) (rate(linkbolt_b_bucket[5m])))`, true},
+	} {
+		if got := keepsInstance(tc.expr); got != tc.want {
+			t.Errorf("keepsInstance(%s) = %v, want %v", tc.expr, got, tc.want)
+		}
+	}
+}
+
+// TestDashboardPerInstance checks that every Prometheus panel shows each
+// selected instance on its own in at least one query. A panel that shows
+// the selected instances together is exempt when its description contains
+// "over the selected instances".
+func TestDashboardPerInstance(t *testing.T) {
+	for _, p := range readDashboard(t).Panels {
+		if p.Datasource.Type != "prometheus" || strings.Contains(p.Description, "over the selected instances") {
+			continue
+		}
+		perInstance := false
+		for _, tg := range p.Targets {
+			perInstance = perInstance || keepsInstance(tg.Expr)
+		}
+		if !perInstance {
+			t.Errorf("panel %q has no query that keeps the instance label", p.Title)
 		}
 	}
 }

@@ -2,7 +2,12 @@ package deploy
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -153,4 +158,70 @@ func scrapeLines(t *testing.T, url string) []string {
 		t.Fatal(err)
 	}
 	return lines
+}
+
+// TestMetricsPromtoolCheck pipes a real scrape of linkbolt through
+// `promtool check metrics`, which parses the text format and lints it.
+// Lint findings on the go_ and process_ families, which the metrics
+// library writes, are logged. On linkbolt's own families only the missing
+// help text is allowed, because the library writes empty "# HELP" lines.
+func TestMetricsPromtoolCheck(t *testing.T) {
+	promtool := requireTool(t, "promtool")
+	lb := startLinkbolt(t, nil)
+	lb.request(t, "GET", "/nosuchcode", "")
+
+	resp, err := noRedirectClient.Get(lb.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Every family that linkbolt writes has one TYPE line.
+	types := map[string]string{}
+	for line := range strings.Lines(string(body)) {
+		fields := strings.Fields(line)
+		if len(fields) == 4 && fields[0] == "#" && fields[1] == "TYPE" {
+			if _, dup := types[fields[2]]; dup {
+				t.Errorf("family %s has two TYPE lines", fields[2])
+			}
+			types[fields[2]] = fields[3]
+		}
+	}
+	for family, want := range map[string]string{
+		"linkbolt_http_requests_total":           "counter",
+		"linkbolt_http_request_duration_seconds": "histogram",
+		"linkbolt_clicks_dropped_total":          "counter",
+		"linkbolt_store_file_size_bytes":         "gauge",
+		"linkbolt_ready":                         "gauge",
+	} {
+		if got := types[family]; got != want {
+			t.Errorf("family %s: TYPE %q, want %q", family, got, want)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	// promtool exits with 3 when it only found lint problems.
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+		case strings.HasPrefix(line, "go_") || strings.HasPrefix(line, "process_"):
+			t.Logf("promtool, on a family of the metrics library: %s", line)
+		case strings.HasPrefix(line, "linkbolt_") && strings.HasSuffix(line, " no help text"):
+		default:
+			t.Errorf("promtool check metrics: %s", line)
+		}
+	}
 }
