@@ -69,6 +69,9 @@ lb=$work/linkbolt
   echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$results/settings.txt"
 
+# The shards of each size share one cluster secret.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/cluster_secret"
+
 # The links: codes u1..uN, imported through NGINX so that each lands on
 # its owner.
 {
@@ -89,7 +92,7 @@ for n in $SHARD_COUNTS; do
   for ((i = 1; i <= n; i++)); do
     self=127.0.0.1:$((BASE_PORT + i))
     "$lb" serve --addr "$self" --db "$dir/shard$i.db" --peers "$peers" --self "$self" \
-      --log-level warn 2>>"$results/shards-$n.log" &
+      --cluster-secret-file "$work/cluster_secret" --log-level warn 2>>"$results/shards-$n.log" &
     pids+=($!)
     wait_port $((BASE_PORT + i))
   done
