@@ -20,22 +20,9 @@ func (s *Server) routeCreateURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	up, err := readURLUpdate(obj)
+	up, code, custom, err := readNewURL(obj)
 	if err != nil {
 		return err
-	}
-	if !up.OriginalURL.Set {
-		return invalidField("original_url", "original_url is required")
-	}
-	code, custom, err := obj.string("short_code")
-	if err != nil {
-		return err
-	}
-	if custom && !store.ValidCode(code) {
-		return invalidField("short_code", "short_code must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
-	}
-	if custom && reservedCode(code) {
-		return invalidField("short_code", "short_code %q is a path of this API; choose another", code)
 	}
 	if err := s.checkUserExists(r, up.UserID.Value); err != nil {
 		return err

@@ -127,27 +127,37 @@ func readLinkOptions(obj object, up *store.URLUpdate) error {
 	return nil
 }
 
+// readNewURL reads the body of POST /urls: the fields of the link and its
+// custom code, where custom reports whether the body gives one.
+func readNewURL(obj object) (up store.URLUpdate, code string, custom bool, err error) {
+	up, err = readURLUpdate(obj)
+	if err != nil {
+		return up, "", false, err
+	}
+	if !up.OriginalURL.Set {
+		return up, "", false, invalidField("original_url", "original_url is required")
+	}
+	code, custom, err = obj.string("short_code")
+	if err != nil {
+		return up, "", false, err
+	}
+	if custom && !store.ValidCode(code) {
+		return up, "", false, invalidField("short_code", "short_code must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
+	}
+	if custom && reservedCode(code) {
+		return up, "", false, invalidField("short_code", "short_code %q is a path of this API; choose another", code)
+	}
+	return up, code, custom, nil
+}
+
 func (s *Server) createURL(w http.ResponseWriter, r *http.Request) error {
 	obj, err := s.readObject(w, r)
 	if err != nil {
 		return err
 	}
-	up, err := readURLUpdate(obj)
+	up, code, _, err := readNewURL(obj)
 	if err != nil {
 		return err
-	}
-	if !up.OriginalURL.Set {
-		return invalidField("original_url", "original_url is required")
-	}
-	code, ok, err := obj.string("short_code")
-	if err != nil {
-		return err
-	}
-	if ok && !store.ValidCode(code) {
-		return invalidField("short_code", "short_code must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
-	}
-	if ok && reservedCode(code) {
-		return invalidField("short_code", "short_code %q is a path of this API; choose another", code)
 	}
 
 	u := store.URL{
