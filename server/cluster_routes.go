@@ -76,20 +76,14 @@ func (s *Server) routeCreateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	username, email, err := readUserFields(obj)
+	username, email, err := readNewUser(obj)
 	if err != nil {
 		return err
 	}
-	if username == nil {
-		return invalidField("username", "username is required")
-	}
-	if email == nil {
-		return invalidField("email", "email is required")
-	}
-	owner := s.cluster.ring.OwnerName(userKey(*username))
+	owner := s.cluster.ring.OwnerName(userKey(username))
 	// NOTE: two concurrent creates with different usernames and the same
 	// email can land on two shards and both pass this check.
-	if err := s.checkUserUnique(w, r, "", *email, 0, owner); err != nil {
+	if err := s.checkUserUnique(w, r, "", email, 0, owner); err != nil {
 		return err
 	}
 	return s.serveOn(w, r, owner, body)

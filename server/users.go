@@ -43,23 +43,33 @@ func readUserFields(obj object) (username, email *string, err error) {
 	return username, email, nil
 }
 
+// readNewUser reads the body of POST /users, where both fields are
+// required.
+func readNewUser(obj object) (username, email string, err error) {
+	u, e, err := readUserFields(obj)
+	if err != nil {
+		return "", "", err
+	}
+	if u == nil {
+		return "", "", invalidField("username", "username is required")
+	}
+	if e == nil {
+		return "", "", invalidField("email", "email is required")
+	}
+	return *u, *e, nil
+}
+
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	obj, err := s.readObject(w, r)
 	if err != nil {
 		return err
 	}
-	username, email, err := readUserFields(obj)
+	username, email, err := readNewUser(obj)
 	if err != nil {
 		return err
 	}
-	if username == nil {
-		return invalidField("username", "username is required")
-	}
-	if email == nil {
-		return invalidField("email", "email is required")
-	}
 
-	u, err := s.store.CreateUser(store.User{Username: *username, Email: *email, CreatedAt: now()})
+	u, err := s.store.CreateUser(store.User{Username: username, Email: email, CreatedAt: now()})
 	if err != nil {
 		return err
 	}
