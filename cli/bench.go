@@ -215,6 +215,9 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 			addr = net.JoinHostPort(c.base.Hostname(), "80")
 		}
 		held, err = newHeldTransport(ctx, guard, addr, o.holdConns)
+		if errors.Is(err, syscall.EMFILE) {
+			return fmt.Errorf("%w; raise the open-file limit (ulimit -n, now %s) or give a smaller --hold-connections", err, openFileLimit())
+		}
 		if err != nil {
 			return &unavailableError{op: "bench " + c.base.String(), err: err}
 		}
