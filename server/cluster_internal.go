@@ -62,6 +62,16 @@ func (s *Server) readInternal(w http.ResponseWriter, r *http.Request, v any) err
 }
 
 // checkInternalIDs rejects an id list with an id outside 1 to store.MaxID.
+// readInternalIDs reads the JSON list of ids of an internal request and
+// checks that each is a valid id.
+func (s *Server) readInternalIDs(w http.ResponseWriter, r *http.Request) ([]uint64, error) {
+	var ids []uint64
+	if err := s.readInternal(w, r, &ids); err != nil {
+		return nil, err
+	}
+	return ids, checkInternalIDs(ids)
+}
+
 func checkInternalIDs(ids []uint64) error {
 	for _, id := range ids {
 		if err := checkInternalID(id); err != nil {
@@ -192,11 +202,8 @@ func (s *Server) internalImportUsers(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) internalRemoveUsers(w http.ResponseWriter, r *http.Request) error {
-	var ids []uint64
-	if err := s.readInternal(w, r, &ids); err != nil {
-		return err
-	}
-	if err := checkInternalIDs(ids); err != nil {
+	ids, err := s.readInternalIDs(w, r)
+	if err != nil {
 		return err
 	}
 	if err := s.store.RemoveUsers(ids); err != nil {
@@ -226,11 +233,8 @@ func (s *Server) internalDisown(w http.ResponseWriter, r *http.Request) error {
 // reports as held here.
 func (s *Server) internalHas(has func([]uint64) ([]uint64, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var ids []uint64
-		if err := s.readInternal(w, r, &ids); err != nil {
-			return err
-		}
-		if err := checkInternalIDs(ids); err != nil {
+		ids, err := s.readInternalIDs(w, r)
+		if err != nil {
 			return err
 		}
 		found, err := has(ids)
@@ -245,11 +249,8 @@ func (s *Server) internalHas(has func([]uint64) ([]uint64, error)) handlerFunc {
 // internalGetLinks returns the links of a list of ids with their events
 // and click counts, after writing queued clicks.
 func (s *Server) internalGetLinks(w http.ResponseWriter, r *http.Request) error {
-	var ids []uint64
-	if err := s.readInternal(w, r, &ids); err != nil {
-		return err
-	}
-	if err := checkInternalIDs(ids); err != nil {
+	ids, err := s.readInternalIDs(w, r)
+	if err != nil {
 		return err
 	}
 	s.clicks.flush(r.Context())
@@ -332,11 +333,8 @@ func (s *Server) internalImportLinks(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) internalRemoveLinks(w http.ResponseWriter, r *http.Request) error {
-	var ids []uint64
-	if err := s.readInternal(w, r, &ids); err != nil {
-		return err
-	}
-	if err := checkInternalIDs(ids); err != nil {
+	ids, err := s.readInternalIDs(w, r)
+	if err != nil {
 		return err
 	}
 	s.clicks.flush(r.Context())
