@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"sync"
 )
 
 // botAgents are lowercase substrings of the User-Agent headers of crawlers
@@ -41,4 +42,38 @@ func isBot(userAgent string) bool {
 		}
 	}
 	return false
+}
+
+// maxBotVerdicts bounds the User-Agents that a botVerdicts remembers.
+// With headers cut to maxClickField bytes, a full set takes an estimated
+// 2.5 MB at most.
+const maxBotVerdicts = 4096
+
+// botVerdicts remembers the isBot verdicts of recent User-Agents. Real
+// traffic repeats a small set of them, and one check of a browser's
+// User-Agent scans every entry of botAgents. When full it clears the map
+// and starts again, which costs one check per User-Agent. It is safe for
+// concurrent use.
+type botVerdicts struct {
+	mu       sync.Mutex
+	verdicts map[string]bool
+}
+
+func (v *botVerdicts) isBot(userAgent string) bool {
+	if userAgent == "" {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if bot, ok := v.verdicts[userAgent]; ok {
+		return bot
+	}
+	if v.verdicts == nil || len(v.verdicts) >= maxBotVerdicts {
+		v.verdicts = make(map[string]bool)
+	}
+	bot := isBot(userAgent)
+	// The clone keeps the map from holding on to a larger string that
+	// userAgent may be part of.
+	v.verdicts[strings.Clone(userAgent)] = bot
+	return bot
 }

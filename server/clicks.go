@@ -64,6 +64,8 @@ type recorder struct {
 	timer   *time.Timer
 	holding bool
 	failing bool
+
+	bots botVerdicts
 }
 
 func newRecorder(st *store.Store, opts RecorderOptions, m *serverMetrics, log *slog.Logger) (*recorder, error) {
@@ -214,7 +216,7 @@ func (rec *recorder) commit(batch []store.Click) []store.Click {
 		return batch
 	}
 	for i := range batch {
-		batch[i].Bot = batch[i].Bot || isBot(batch[i].UserAgent)
+		batch[i].Bot = batch[i].Bot || rec.bots.isBot(batch[i].UserAgent)
 	}
 	err := rec.store.RecordClicks(batch)
 	switch {

@@ -81,12 +81,38 @@ func TestIsBot(t *testing.T) {
 		{"telegram", "TelegramBot (like TwitterBot)", true},
 		{"linkedin", "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)", true},
 	}
+	var verdicts botVerdicts
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := isBot(tt.ua); got != tt.want {
 				t.Errorf("isBot(%q) = %v, want %v", tt.ua, got, tt.want)
 			}
+			// Twice, so that the second answer comes from the cache.
+			for range 2 {
+				if got := verdicts.isBot(tt.ua); got != tt.want {
+					t.Errorf("botVerdicts.isBot(%q) = %v, want %v", tt.ua, got, tt.want)
+				}
+			}
 		})
+	}
+}
+
+func TestBotVerdictsBounded(t *testing.T) {
+	var verdicts botVerdicts
+	for i := range maxBotVerdicts + 10 {
+		ua := fmt.Sprintf("Mozilla/5.0 test/%d", i)
+		if i%2 == 1 {
+			ua = fmt.Sprintf("Googlebot/%d", i)
+		}
+		if got, want := verdicts.isBot(ua), i%2 == 1; got != want {
+			t.Fatalf("User-Agent %q: got %v, want %v", ua, got, want)
+		}
+		if n := len(verdicts.verdicts); n > maxBotVerdicts {
+			t.Fatalf("%d verdicts remembered, want at most %d", n, maxBotVerdicts)
+		}
+	}
+	if n := len(verdicts.verdicts); n != 10 {
+		t.Errorf("%d verdicts after the reset, want the 10 added since", n)
 	}
 }
 

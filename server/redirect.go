@@ -52,7 +52,7 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, code string) e
 	// runs here only for links with a click limit; the recorder's writer
 	// classifies the other clicks off this path.
 	userAgent := truncate(r.Header.Get("User-Agent"), maxClickField)
-	bot := e.MaxClicks != 0 && isBot(userAgent)
+	bot := e.MaxClicks != 0 && s.clicks.bots.isBot(userAgent)
 	if e.MaxClicks != 0 && !s.underLimit(r, e, bot) {
 		s.metrics.redirectExpired.Inc()
 		return errGone("the link with short code %q reached its click limit", code)
