@@ -44,15 +44,21 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, code string) e
 		return notFound("the link with short code %q is not active", code)
 	}
 
-	if e.ExpiresAt != 0 && time.Now().Unix() >= e.ExpiresAt {
+	now := time.Now()
+	if e.ExpiresAt != 0 && now.Unix() >= e.ExpiresAt {
 		s.metrics.redirectExpired.Inc()
 		return errGone("the link with short code %q expired", code)
 	}
-	// Telling bots apart costs more than the rest of a redirect, so it
-	// runs here only for links with a click limit; the recorder's writer
-	// classifies the other clicks off this path.
-	userAgent := truncate(r.Header.Get("User-Agent"), maxClickField)
-	bot := e.MaxClicks != 0 && s.clicks.bots.isBot(userAgent)
+
+	// Only a GET records a click. Telling bots apart runs here only for a
+	// GET of a link with a click limit, which needs the verdict before it
+	// redirects. The recorder's writer classifies the other clicks.
+	get := r.Method == http.MethodGet
+	var userAgent string
+	if get {
+		userAgent = truncate(r.Header.Get("User-Agent"), maxClickField)
+	}
+	bot := get && e.MaxClicks != 0 && s.clicks.bots.isBot(userAgent)
 	if e.MaxClicks != 0 && !s.underLimit(r, e, bot) {
 		s.metrics.redirectExpired.Inc()
 		return errGone("the link with short code %q reached its click limit", code)
@@ -63,11 +69,11 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, code string) e
 		s.metrics.redirectMiss.Inc()
 	}
 
-	if r.Method == http.MethodGet {
+	if get {
 		s.clicks.record(store.Click{
 			URLID:     e.URLID,
 			UserID:    e.UserID,
-			Time:      time.Now(),
+			Time:      now,
 			Referrer:  truncate(r.Header.Get("Referer"), maxClickField),
 			UserAgent: userAgent,
 			Bot:       bot,
