@@ -19,7 +19,7 @@ func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
 func BenchmarkRedirectCacheHit(b *testing.B) {
-	srv, st := newBenchServer(b)
+	srv, st := newStoreServer(b)
 	if _, err := st.CreateURL(store.URL{ShortCode: "bench1", OriginalURL: "https://example.com/a?b=c", IsActive: true}); err != nil {
 		b.Fatal(err)
 	}
@@ -34,17 +34,19 @@ func BenchmarkRedirectCacheHit(b *testing.B) {
 	}
 }
 
-func newBenchServer(b *testing.B) (*Server, *store.Store) {
-	b.Helper()
-	st, err := store.Open(b.TempDir()+"/bench.db", nil)
+// newStoreServer returns a server with default options on a new store,
+// both closed when the test or benchmark ends.
+func newStoreServer(tb testing.TB) (*Server, *store.Store) {
+	tb.Helper()
+	st, err := store.Open(tb.TempDir()+"/server.db", nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv, err := New(Options{Store: st})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() {
+	tb.Cleanup(func() {
 		srv.clicks.close()
 		st.Close()
 	})

@@ -12,18 +12,7 @@ import (
 // without the mux is one the mux would send to the short link route, with
 // the same code.
 func TestShortLinkPathMatchesMux(t *testing.T) {
-	st, err := store.Open(t.TempDir()+"/routes.db", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.clicks.close()
-		st.Close()
-	})
+	srv, _ := newStoreServer(t)
 
 	paths := []string{
 		"/abc", "/ABC", "/a", "/abc/", "/abc/def", "/%61bc", "/a%2Fb",
@@ -70,18 +59,7 @@ func TestRedirectCacheHitAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	st, err := store.Open(t.TempDir()+"/allocs.db", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.clicks.close()
-		st.Close()
-	})
+	srv, st := newStoreServer(t)
 	if _, err := st.CreateURL(store.URL{ShortCode: "alloc1", OriginalURL: "https://example.com/a?b=c", IsActive: true}); err != nil {
 		t.Fatal(err)
 	}
