@@ -42,19 +42,19 @@ const (
 	chaosRedirectLinks = 20
 	chaosUpdateLinks   = 20
 
-	// clickLossWindow is the longest time before a SIGKILL in which an
-	// answered redirect may lose its click. A click waits the recorder's
-	// flush interval (10 ms) in memory, then for the commit in progress to
-	// end and for its own commit, each two fsyncs plus the encoding of up
-	// to 4096 clicks. On a 2-vCPU VM under this load every commit took at
-	// most 250 ms (the histogram bucket), so the window is 10 ms plus two
-	// such commits, rounded up. Measured there, the oldest lost click was
-	// 28 to 200 ms old in four runs, and 165 to 390 ms old in three runs
-	// without chaosRedirectPause.
+	// clickLossWindow is the longest time before a SIGKILL in which a
+	// redirect that got its response may lose its click. A click waits
+	// the recorder's flush interval (10 ms) in memory, then for the
+	// commit in progress to end and for its own commit, each two fsyncs
+	// plus the encoding of up to 4096 clicks. On a 2-vCPU VM under this
+	// load every commit took at most 250 ms (the histogram bucket), so
+	// the window is 10 ms plus two such commits, rounded up. Measured
+	// there, the oldest lost click was 28 to 200 ms old in four runs,
+	// and 165 to 390 ms old in three runs without chaosRedirectPause.
 	clickLossWindow = 500 * time.Millisecond
 
 	// chaosReferrerPrefix starts the Referer of every load request, so
-	// that the clicks of the final checks are told apart.
+	// that the final checks can distinguish the load's clicks.
 	chaosReferrerPrefix = "https://chaos.example/"
 )
 
@@ -67,7 +67,7 @@ type chaosClick struct {
 }
 
 // linkState is the content of a link that the test updates: the last
-// acknowledged value and the values of updates whose answer was lost, any
+// acknowledged value and the values of updates whose response was lost, any
 // of which the link may hold after a crash.
 type linkState struct {
 	id       int64
@@ -227,7 +227,7 @@ func chaosCreates(p *serverProcess, log *chaosLog, round, worker int, stop <-cha
 }
 
 // chaosUpdates changes the title and target of the worker's own links in
-// turn until the server goes away. An update without an answer may or may
+// turn until the server goes away. An update without a response may or may
 // not have been committed, so its content becomes possible too.
 func chaosUpdates(p *serverProcess, log *chaosLog, round, worker int, stop <-chan struct{}) {
 	var own []*linkState

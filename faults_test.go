@@ -1,8 +1,8 @@
 package main
 
 // Disk-full tests of the real binary: bbolt's MaxSize through the hidden
-// --max-db-size flag, and a real ENOSPC from a small tmpfs that only the
-// server's mount namespace sees.
+// --max-db-size flag, and a real ENOSPC from a small tmpfs that is mounted
+// only in the server's mount namespace.
 
 import (
 	"bufio"
@@ -51,8 +51,8 @@ func createLink(t *testing.T, p *serverProcess, target string) apiURL {
 	return u
 }
 
-// fillUntil503 creates links with long URLs until the server answers 503,
-// and returns that response and the links it acknowledged before.
+// fillUntil503 creates links with long URLs until the server responds with
+// 503, and returns that response and the links it acknowledged before.
 func fillUntil503(t *testing.T, p *serverProcess, maxWrites int) (response, []apiURL) {
 	t.Helper()
 	pad := strings.Repeat("a", 7000)
@@ -75,7 +75,7 @@ func fillUntil503(t *testing.T, p *serverProcess, maxWrites int) (response, []ap
 	return response{}, nil
 }
 
-// expectFullDisk checks the answers of a server whose disk is full: a JSON
+// expectFullDisk checks the responses of a server whose disk is full: a JSON
 // 503 with Retry-After for writes, 503 from /ready, 200 from /health.
 func expectFullDisk(t *testing.T, p *serverProcess, res response, retryAfter string) {
 	t.Helper()

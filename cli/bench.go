@@ -205,7 +205,7 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	var held *heldTransport
+	var heldConns *heldTransport
 	if o.holdConns > 0 {
 		if c.base.Scheme != "http" {
 			return usageError{fmt.Errorf("--hold-connections needs an http:// --server, not %s://", c.base.Scheme)}
@@ -214,23 +214,23 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 		if c.base.Port() == "" {
 			addr = net.JoinHostPort(c.base.Hostname(), "80")
 		}
-		held, err = newHeldTransport(ctx, guard, addr, o.holdConns)
+		heldConns, err = newHeldTransport(ctx, guard, addr, o.holdConns)
 		if errors.Is(err, syscall.EMFILE) {
 			return fmt.Errorf("%w; raise the open-file limit (ulimit -n, now %s) or give a smaller --hold-connections", err, openFileLimit())
 		}
 		if err != nil {
 			return &unavailableError{op: "bench " + c.base.String(), err: err}
 		}
-		defer held.close()
-		transport = held
+		defer heldConns.close()
+		transport = heldConns
 	}
 
 	stats := newBenchStats(o.histogram)
 	attack(ctx, o, transport, tg, stats)
 	rep := stats.report(o, c.base.String())
-	if held != nil {
+	if heldConns != nil {
 		rep.HeldConnections = o.holdConns
-		rep.Reconnects = held.reconnects()
+		rep.Reconnects = heldConns.reconnects()
 	}
 	if o.client.output == outputJSON {
 		err = writeJSON(out, rep)

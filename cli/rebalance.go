@@ -104,7 +104,7 @@ func rebalance(ctx context.Context, out io.Writer, o *rebalanceOptions) error {
 		rb.header.Set("Authorization", "Bearer "+key)
 	}
 
-	// Every shard of both lists must answer before anything moves.
+	// Every shard of both lists must respond before anything moves.
 	for _, peer := range append(slices.Clone(from), to...) {
 		if _, err := rb.do(ctx, peer, http.MethodGet, "/_cluster/ids", nil, nil); err != nil {
 			return err

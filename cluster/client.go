@@ -41,7 +41,7 @@ const (
 // DefaultTimeout bounds one request to a peer.
 const DefaultTimeout = 10 * time.Second
 
-// ErrPeerDown is returned when a peer cannot be reached or does not answer
+// ErrPeerDown is returned when a peer cannot be reached or does not respond
 // in time.
 var ErrPeerDown = errors.New("peer is not reachable")
 
@@ -118,7 +118,8 @@ func NewClient(self, secret string, timeout time.Duration) *Client {
 		http: &http.Client{
 			Transport: transport,
 			Timeout:   timeout,
-			// A redirect is the answer, never something to follow.
+			// A redirect is the response itself, never something
+			// to follow.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}

@@ -28,9 +28,9 @@ func createLinks(t *testing.T, base string, n int) map[string]string {
 	return links
 }
 
-// TestClusterShardDown kills one shard: its codes answer 503 with
-// Retry-After, every other code still redirects, lists answer 503 naming
-// the shard, and after a restart everything is back.
+// TestClusterShardDown kills one shard: its codes get 503 with Retry-After,
+// every other code still redirects, lists get 503 naming the shard, and
+// after a restart everything is back.
 func TestClusterShardDown(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)

@@ -213,7 +213,7 @@ func (c *testCluster) checkRedirects(t *testing.T, base string, links map[string
 	}
 }
 
-// sendHop sends a GET marked as coming from a peer, which a shard answers
+// sendHop sends a GET marked as coming from a peer, which a shard serves
 // from its own data alone.
 func sendHop(t *testing.T, url string) response {
 	t.Helper()

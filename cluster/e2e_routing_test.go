@@ -11,7 +11,7 @@ import (
 )
 
 // TestClusterRoutesCodesToOwner sends random codes through NGINX to three
-// shards and checks that the shard that answered each is the ring's owner
+// shards and checks that the shard that served each is the ring's owner
 // and forwarded nothing.
 func TestClusterRoutesCodesToOwner(t *testing.T) {
 	t.Parallel()
@@ -56,8 +56,8 @@ func TestClusterRoutesCodesToOwner(t *testing.T) {
 	}
 }
 
-// TestClusterForwardsToOwner creates links through NGINX and asks a shard
-// that does not own each code directly: it forwards in one hop.
+// TestClusterForwardsToOwner creates links through NGINX and requests each
+// code directly from a shard that does not own it: it forwards in one hop.
 func TestClusterForwardsToOwner(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)

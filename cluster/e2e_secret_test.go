@@ -38,8 +38,8 @@ func sendHeaders(t *testing.T, method, url, body string, headers map[string]stri
 }
 
 // TestClusterHopNeedsSecret sends requests marked as coming from a peer
-// straight to the shards: without the cluster secret the mark is ignored,
-// so codes and usernames stay unique, and the internal routes answer 404.
+// straight to the shards: without the cluster secret the mark is ignored, so
+// codes and usernames stay unique, and the internal routes respond with 404.
 // With the secret, the internal routes reject invalid records with 400.
 func TestClusterHopNeedsSecret(t *testing.T) {
 	t.Parallel()

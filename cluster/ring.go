@@ -73,8 +73,8 @@ func NewRing(peers []string) (*Ring, error) {
 
 	// NGINX keeps one point per hash value. Which peer keeps a hash that
 	// two peers share depends on its unstable qsort, so such a collision
-	// may map a few keys differently; with 160 points per peer it is rare
-	// (about 1 in 10^5 for three peers).
+	// may map a few keys differently. With 160 points per peer it is rare,
+	// about 1 in 10^5 for three peers (an estimate).
 	r.points = slices.CompactFunc(r.points, func(a, b point) bool { return a.hash == b.hash })
 	return r, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/linkbolt/linkbolt/internal/integration"
 )
 
-// startEchoBackends starts n HTTP servers on 127.0.0.1 that answer with
+// startEchoBackends starts n HTTP servers on 127.0.0.1 that respond with
 // their own address, and returns those addresses.
 func startEchoBackends(t *testing.T, n int) []string {
 	t.Helper()
@@ -34,9 +34,9 @@ func startEchoBackends(t *testing.T, n int) []string {
 	return addrs
 }
 
-// TestRingMatchesNginx sends random keys through a real NGINX whose
-// upstream uses "hash $arg_k consistent" and checks that the backend that
-// answered is the ring's owner of each key.
+// TestRingMatchesNginx sends random keys through a real NGINX whose upstream
+// uses "hash $arg_k consistent" and checks that the backend that served it
+// is the ring's owner of each key.
 func TestRingMatchesNginx(t *testing.T) {
 	integration.Nginx(t)
 	for _, n := range []int{1, 3, 5} {

@@ -92,7 +92,7 @@ func (s *Server) joinCluster(c *ClusterOptions) error {
 	return nil
 }
 
-// clusterRoutes registers the routes whose answer depends on other shards.
+// clusterRoutes registers the routes whose response depends on other shards.
 // Every other request is served by this shard alone.
 func (s *Server) clusterRoutes() {
 	routes := []route{
@@ -164,7 +164,7 @@ func (s *Server) serveCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// ServeMux would redirect a path that is not clean, which ServeHTTP
-	// answers with a 404 instead.
+	// responds to with a 404 instead.
 	if !cleanPath(r.URL.Path) {
 		s.ServeHTTP(w, r)
 		return

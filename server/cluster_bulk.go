@@ -189,7 +189,7 @@ func (s *Server) idHolders(r *http.Request, kind bulkKind, ids []uint64) (map[ui
 	return holders, nil
 }
 
-// bulkPlan is where the rows of a checked bulk file go.
+// bulkPlan is the placement of the rows of a checked bulk file on the shards.
 type bulkPlan struct {
 	// parts is the CSV file of each shard, with the header and the rows
 	// that shard gets.
@@ -251,8 +251,8 @@ func (s *Server) splitBulk(r *http.Request, kind bulkKind, data []byte, holders 
 		}
 		urlCol, typeCol, detailsCol := col("url_id"), col("event_type"), col("details")
 		ownerOf = func(rec []string) string {
-			if held := holders[recordID(rec)]; len(held) > 0 {
-				return held[0]
+			if shards := holders[recordID(rec)]; len(shards) > 0 {
+				return shards[0]
 			}
 			id, _ := strconv.ParseUint(cell(rec, urlCol), 10, 64)
 			if peer, ok := links[id]; ok {

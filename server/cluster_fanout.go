@@ -60,9 +60,9 @@ func (s *Server) fanOutList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// NOTE: copies counts only the repeated ids among the records fetched,
-	// so X-Total-Count can still count a copy twice when it lies beyond
-	// page × per_page on both shards; see docs/cluster.md.
+	// NOTE: copies counts only the repeated ids among the records fetched.
+	// X-Total-Count can still count a copy twice when it lies beyond
+	// page × per_page on both shards, as docs/cluster.md states.
 	writeList(w, r, p, total-min(copies, total), items)
 	return nil
 }

@@ -262,9 +262,10 @@ func (s *Server) internalGetLinks(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// internalCheckBulk checks a CSV part of a bulk import, of the kind named
-// by the kind parameter, against this shard's data, and writes nothing. It
-// answers 200 with the number of rows, or the error the import would give.
+// internalCheckBulk checks a CSV part of a bulk import, of the kind named by
+// the kind parameter, against this shard's data, and writes nothing. It
+// responds with 200 and the number of rows, or the error the import would
+// give.
 func (s *Server) internalCheckBulk(w http.ResponseWriter, r *http.Request) error {
 	kind, ok := parseBulkKind(r.URL.Query().Get("kind"))
 	if !ok {
@@ -290,7 +291,7 @@ type exportJSON struct {
 // internalExportLinks returns the links of this shard whose owner under
 // the peer list of the peers parameter is another shard, in batches from
 // the id after "after". Queued clicks are written first, so that the
-// counts and events include every click answered so far.
+// counts and events include every click redirected so far.
 func (s *Server) internalExportLinks(w http.ResponseWriter, r *http.Request) error {
 	ring, err := s.ringParam(r)
 	if err != nil {

@@ -191,8 +191,8 @@ func (s *Server) routeCreateEvent(w http.ResponseWriter, r *http.Request) error 
 }
 
 // routeByID returns a handler that sends a request on one record to the
-// shard that holds it, or serves it here when no shard does, which gives
-// the answer of a single server.
+// shard that holds it, or serves it here when no shard does, as a single
+// server would.
 func (s *Server) routeByID(kind string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, ok := clusterPathID(r)
@@ -238,9 +238,9 @@ func clusterPathID(r *http.Request) (uint64, bool) {
 	return id, err == nil && id != 0 && id <= store.MaxID
 }
 
-// locate returns the shard that holds the record of kind ("users", "urls"
-// or "events") with id, or "" when none does. It asks the shard whose id
-// range holds id first, then the others at once, because imported records
+// locate returns the shard that holds the record of kind ("users", "urls" or
+// "events") with id, or "" when none does. It queries the shard whose id
+// range contains id first, then the others at once, because imported records
 // keep ids from any range. A shard that is down gives a *PeerError unless
 // another shard holds the record.
 func (s *Server) locate(r *http.Request, kind string, id uint64) (string, error) {
@@ -306,7 +306,7 @@ func (s *Server) checkUserExists(r *http.Request, id uint64) error {
 	return nil
 }
 
-// checkUserUnique asks every shard but skip whether a user other than
+// checkUserUnique queries every shard but skip for whether a user other than
 // except has the username or email, and returns the first conflict.
 func (s *Server) checkUserUnique(w http.ResponseWriter, r *http.Request, username, email string, except uint64, skip string) error {
 	if username == "" && email == "" {
@@ -342,7 +342,7 @@ func authHeader(r *http.Request) http.Header {
 	return h
 }
 
-// peerStatusError is an answer of a shard that is sent on to the client as
+// peerStatusError is a shard's response that is sent on to the client as
 // it is, such as a 409 from the shard of a conflicting user.
 type peerStatusError struct {
 	resp *cluster.Response

@@ -87,7 +87,8 @@ func TestIsBot(t *testing.T) {
 			if got := isBot(tt.ua); got != tt.want {
 				t.Errorf("isBot(%q) = %v, want %v", tt.ua, got, tt.want)
 			}
-			// Twice, so that the second answer comes from the cache.
+			// Twice, so that the second verdict comes from the
+			// cache.
 			for range 2 {
 				if got := verdicts.isBot(tt.ua); got != tt.want {
 					t.Errorf("botVerdicts.isBot(%q) = %v, want %v", tt.ua, got, tt.want)

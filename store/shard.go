@@ -194,8 +194,8 @@ func urlEvents(tx *bolt.Tx, urlID uint64) ([]Event, error) {
 // ImportLinks writes links handed over by another shard, in one
 // transaction. A link that is new here is written with its click count and
 // events as they are. A link that is already here keeps the newer of the
-// two records by updated_at, gains the events it lacks, and adds the clicks
-// among those events to its count, so that importing the same link again
+// two records by updated_at and gains the events it lacks. The clicks
+// among those events add to its count, so that importing the same link again
 // after more clicks loses and doubles none.
 func (s *Store) ImportLinks(links []Link) error {
 	return s.update(func(tx *bolt.Tx) error {

@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// NginxPath is where the Debian package installs nginx.
+// NginxPath is the path of the nginx binary of the Debian package.
 const NginxPath = "/usr/sbin/nginx"
 
 // startTimeout bounds the wait for a process to accept connections.
@@ -253,7 +253,7 @@ func (p *Process) Log() string {
 	return p.log.String()
 }
 
-// waitReady polls /health until it answers, the process exits or
+// waitReady polls /health until it responds, the process exits or
 // startTimeout passes.
 func waitReady(addr string, exited <-chan struct{}) error {
 	client := &http.Client{Timeout: time.Second}
