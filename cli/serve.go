@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -126,11 +127,34 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// checkListenAddr checks that addr, the value of flag, is host:port with
+// a port from 0 to 65535, so that a bad value fails before the database
+// file is opened rather than when the listener starts.
+func checkListenAddr(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 0 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("invalid %s %q: use host:port with a port from 0 to 65535, such as 127.0.0.1:8080 or :8080", flag, addr)
+	}
+	return nil
+}
+
 // validate checks the options that need no file or cache, and names the
 // flag and its allowed range on failure.
 func (o *serveOptions) validate() error {
-	if _, _, err := net.SplitHostPort(o.addr); err != nil {
-		return fmt.Errorf("invalid --addr %q: use host:port, such as 127.0.0.1:8080 or :8080", o.addr)
+	if err := checkListenAddr("--addr", o.addr); err != nil {
+		return err
+	}
+	if o.pprofAddr != "" {
+		if err := checkListenAddr("--pprof-addr", o.pprofAddr); err != nil {
+			return err
+		}
 	}
 	if o.db == "" {
 		return errors.New("missing --db FILE: the database file to serve")

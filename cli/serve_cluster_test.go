@@ -2,6 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,5 +102,36 @@ func TestRebalanceRejectsBadFlags(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "invalid --to") {
 		t.Errorf("stderr %q does not name --to", errOut.String())
+	}
+}
+
+func TestServeRejectsBadListenAddrs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"addr without port", []string{"--addr", "nonsense"}, "invalid --addr"},
+		{"addr port too high", []string{"--addr", "127.0.0.1:99999"}, "invalid --addr"},
+		{"addr negative port", []string{"--addr", "127.0.0.1:-1"}, "invalid --addr"},
+		{"addr named port", []string{"--addr", "127.0.0.1:http"}, "invalid --addr"},
+		{"pprof without port", []string{"--addr", "127.0.0.1:0", "--pprof-addr", "bogus"}, "invalid --pprof-addr"},
+		{"pprof port too high", []string{"--addr", "127.0.0.1:0", "--pprof-addr", "127.0.0.1:99999"}, "invalid --pprof-addr"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "never.db")
+			var out, errOut bytes.Buffer
+			code := run(append([]string{"serve", "--db", db}, tc.args...), &out, &errOut)
+			if code != exitUsage {
+				t.Fatalf("exit code %d, want %d; stderr: %s", code, exitUsage, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("stderr %q does not contain %q", errOut.String(), tc.want)
+			}
+			if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("database file exists after a usage error: %v", err)
+			}
+		})
 	}
 }
