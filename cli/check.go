@@ -83,6 +83,7 @@ type checkJSON struct {
 	Users          uint64        `json:"users"`
 	URLs           uint64        `json:"urls"`
 	Events         uint64        `json:"events"`
+	PendingClicks  int           `json:"pending_clicks"`
 	OK             bool          `json:"ok"`
 	Total          int           `json:"total_problems"`
 	Problems       []problemJSON `json:"problems"`
@@ -103,6 +104,7 @@ func checkView(db string, r store.CheckReport) checkJSON {
 		Users:          r.Records.Users,
 		URLs:           r.Records.URLs,
 		Events:         r.Records.Events,
+		PendingClicks:  r.PendingClicks,
 		OK:             r.OK(),
 		Total:          r.Total,
 		Problems:       make([]problemJSON, 0, len(r.Problems)),
@@ -121,6 +123,10 @@ func writeCheckReport(out io.Writer, db string, r store.CheckReport) error {
 			countNoun(int64(r.Records.Users), "user", "users"),
 			countNoun(int64(r.Records.URLs), "url", "urls"),
 			countNoun(int64(r.Records.Events), "event", "events"))
+		if r.PendingClicks > 0 {
+			fmt.Fprintf(out, "%s not yet indexed; the next read-write open, such as serve, indexes them\n",
+				countNoun(int64(r.PendingClicks), "click", "clicks"))
+		}
 	} else {
 		fmt.Fprintln(out, "records: not read, because the file structure is damaged or a bucket is missing")
 	}

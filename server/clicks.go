@@ -173,7 +173,7 @@ func (rec *recorder) run() {
 		case <-rec.timer.C:
 			batch = rec.commit(batch)
 		case reply := <-rec.flushes:
-			batch = rec.commit(rec.drain(batch))
+			batch = rec.commitWith(rec.drain(batch), rec.store.FlushClicks)
 			close(reply)
 		case <-rec.closing:
 			// closed is set, so commit drops what it cannot write.
@@ -203,11 +203,17 @@ func (rec *recorder) drain(batch []store.Click) []store.Click {
 }
 
 // commit marks the clicks of bots, writes the batch and returns it
-// emptied. On a full disk it keeps the batch and returns it unchanged, to
+// emptied. The store indexes the clicks later. On a full disk it keeps the batch and returns it unchanged, to
 // retry once the store accepts writes again, unless the recorder is
 // closing. Clicks that fail for any other reason are dropped and counted,
 // because such a store accepts no writes until a restart.
 func (rec *recorder) commit(batch []store.Click) []store.Click {
+	return rec.commitWith(batch, rec.store.RecordClicks)
+}
+
+// commitWith is commit with the store method that writes the batch:
+// RecordClicks, or FlushClicks for a reader that waits for the clicks.
+func (rec *recorder) commitWith(batch []store.Click, write func([]store.Click) error) []store.Click {
 	if len(batch) == 0 {
 		return batch
 	}
@@ -218,7 +224,7 @@ func (rec *recorder) commit(batch []store.Click) []store.Click {
 	for i := range batch {
 		batch[i].Bot = batch[i].Bot || rec.bots.isBot(batch[i].UserAgent)
 	}
-	err := rec.store.RecordClicks(batch)
+	err := write(batch)
 	switch {
 	case err == nil:
 		rec.metrics.clicksFlushed.Add(len(batch))

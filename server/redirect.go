@@ -128,7 +128,7 @@ func (s *Server) lookup(code string) (e cache.Entry, found, cached bool, err err
 	}
 
 	gen := s.cache.Generation()
-	u, err := s.store.GetURLByCode(code)
+	u, err := s.store.LookupCode(code)
 	if errors.Is(err, store.ErrNotFound) {
 		s.cache.AddMissing(code, gen)
 		return e, false, false, nil

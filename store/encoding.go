@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Records are stored in a compact binary form: a format byte followed by the
@@ -223,4 +224,92 @@ func pairKey(prefix []byte, id uint64) []byte {
 	k := make([]byte, 0, len(prefix)+8)
 	k = append(k, prefix...)
 	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// clickRecordLen is the usual size of a click's event record, details
+// included, for sizing buffers.
+const clickRecordLen = 192
+
+// appendClickEvent appends the record of a click event with the given
+// details, as encodeEvent would write it. The time is kept to the second.
+func appendClickEvent(buf []byte, c *Click, details []byte) []byte {
+	buf = append(buf, recordFormat)
+	buf = binary.AppendUvarint(buf, c.URLID)
+	buf = binary.AppendUvarint(buf, c.UserID)
+	buf = binary.AppendUvarint(buf, uint64(len(EventClick)))
+	buf = append(buf, EventClick...)
+	if c.Time.IsZero() {
+		buf = append(buf, 0)
+	} else {
+		buf = append(buf, 1)
+		buf = binary.AppendVarint(buf, c.Time.Unix())
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(details)))
+	return append(buf, details...)
+}
+
+// appendClickDetails appends the details of a click as a JSON object, the
+// bytes that json.Marshal writes for clickDetails.
+func appendClickDetails(buf []byte, c *Click) []byte {
+	buf = append(buf, `{"referrer":`...)
+	buf = appendJSONString(buf, c.Referrer)
+	buf = append(buf, `,"user_agent":`...)
+	buf = appendJSONString(buf, c.UserAgent)
+	if c.Bot {
+		buf = append(buf, `,"bot":true`...)
+	}
+	return append(buf, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it: HTML characters and U+2028 and U+2029 as \u sequences, and
+// each byte of invalid UTF-8 as \ufffd.
+func appendJSONString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				buf = append(buf, '\\', b)
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
 }

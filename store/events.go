@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -131,7 +132,7 @@ func (s *Store) GetEvent(id uint64) (Event, error) {
 func (s *Store) ListEvents(f EventFilter, p Page) ([]Event, uint64, error) {
 	var events []Event
 	var total uint64
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewIndexed(func(tx *bolt.Tx) error {
 		ids, n := listEventIDs(tx, f, p)
 		total = n
 		for _, id := range ids {
@@ -179,46 +180,64 @@ func listEventIDs(tx *bolt.Tx, f EventFilter, p Page) ([]uint64, uint64) {
 	return pg.ids, pg.total
 }
 
-// RecordClicks writes one click event per click and adds the clicks that
-// are not from bots to the click counts of their URLs, in one commit. A
-// click whose URL was deleted after the redirect keeps its event, like
-// every event of a deleted URL.
+// RecordClicks writes one click event per click in one commit. Their index
+// entries by URL and by user, and the counts of the clicks that are not
+// from bots, follow within the store's click index delay, and before any
+// read that needs them. A click whose URL was deleted after the redirect
+// keeps its event, like every event of a deleted URL.
 func (s *Store) RecordClicks(clicks []Click) error {
-	return s.update(func(tx *bolt.Tx) error {
-		events := tx.Bucket(bucketEvents)
-		perURL := make(map[uint64]uint64)
-		for _, c := range clicks {
-			raw, err := marshalDetails(clickDetails{Referrer: c.Referrer, UserAgent: c.UserAgent, Bot: c.Bot})
+	return s.queue(&write{fn: s.recordClicks(clicks), deferIndex: true})
+}
+
+// FlushClicks writes clicks like RecordClicks and, in the same commit,
+// the index entries and counts of these and of every click recorded
+// before, for a reader that needs them at once.
+func (s *Store) FlushClicks(clicks []Click) error {
+	return s.queue(&write{fn: s.recordClicks(clicks), deferIndex: true, indexAll: true})
+}
+
+// clickEntryLen is an upper bound of the bytes of a click's keys and
+// pending entry, without its event record.
+const clickEntryLen = 8 + len(EventClick) + 8 + pendingClickLen
+
+func (s *Store) recordClicks(clicks []Click) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		events, byType, pending := tx.Bucket(bucketEvents), tx.Bucket(bucketEventTypes), tx.Bucket(bucketClickIndex)
+
+		// bbolt keeps keys and values until the commit, so each click's
+		// bytes are cut from one buffer that is never written over.
+		buf := make([]byte, 0, len(clicks)*(clickEntryLen+clickRecordLen))
+		cut := func(start int) []byte { return buf[start:len(buf):len(buf)] }
+		var details []byte
+		for i := range clicks {
+			c := &clicks[i]
+			id, err := s.nextID(events)
 			if err != nil {
 				return err
 			}
-			ev := Event{URLID: c.URLID, UserID: c.UserID, Type: EventClick, Timestamp: c.Time.UTC().Truncate(time.Second), Details: raw}
-			if ev.ID, err = s.nextID(events); err != nil {
-				return err
-			}
-			if err := putEvent(tx, &ev, nil); err != nil {
-				return err
-			}
-			if !c.Bot {
-				perURL[c.URLID]++
-			}
-		}
+			details = appendClickDetails(details[:0], c)
 
-		// Counters are written once per URL and the event total once per
-		// batch: a hot link gets hundreds of clicks in one batch.
-		if err := addCount(tx, metaEvents, int64(len(clicks))); err != nil {
-			return err
-		}
-		counts := tx.Bucket(bucketClicks)
-		for id, n := range perURL {
-			key := itob(id)
-			if tx.Bucket(bucketURLs).Get(key) == nil {
-				continue
+			start := len(buf)
+			buf = binary.BigEndian.AppendUint64(buf, id)
+			key := cut(start)
+			start = len(buf)
+			buf = appendClickEvent(buf, c, details)
+			if err := events.Put(key, cut(start)); err != nil {
+				return err
 			}
-			if err := counts.Put(key, itob(btoi(counts.Get(key))+n)); err != nil {
+			start = len(buf)
+			buf = append(buf, EventClick...)
+			buf = binary.BigEndian.AppendUint64(buf, id)
+			if err := byType.Put(cut(start), nil); err != nil {
+				return err
+			}
+			start = len(buf)
+			buf = appendPendingClick(buf, c)
+			if err := pending.Put(key, cut(start)); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		s.txPending += int64(len(clicks))
+		return addCount(tx, metaEvents, int64(len(clicks)))
+	}
 }

@@ -61,7 +61,7 @@ func (s *Store) Purge(f PurgeFilter, dryRun bool) (PurgeResult, error) {
 		return nil
 	}
 	if dryRun {
-		return res, s.view(run)
+		return res, s.viewIndexed(run)
 	}
 	return res, s.update(run)
 }

@@ -124,7 +124,7 @@ type Link struct {
 func (s *Store) ExportLinks(after uint64, limit int, move func(code string) bool) ([]Link, uint64, error) {
 	var links []Link
 	var next uint64
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewIndexed(func(tx *bolt.Tx) error {
 		links, next = links[:0], 0
 		c := tx.Bucket(bucketURLs).Cursor()
 		k, _ := c.Seek(itob(after + 1))
@@ -155,7 +155,7 @@ func (s *Store) ExportLinks(after uint64, limit int, move func(code string) bool
 // in the order given. Ids that name no URL are skipped.
 func (s *Store) GetLinks(ids []uint64) ([]Link, error) {
 	var links []Link
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewIndexed(func(tx *bolt.Tx) error {
 		links = links[:0]
 		for _, id := range ids {
 			u, err := getURL(tx, id)

@@ -88,7 +88,7 @@ func (s *Store) URLStats(id uint64, opts StatsOptions) (Stats, error) {
 	}
 	referrers := map[string]uint64{}
 
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewIndexed(func(tx *bolt.Tx) error {
 		u, err := getURL(tx, id)
 		if err != nil {
 			return err

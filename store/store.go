@@ -47,6 +47,7 @@ var (
 	bucketEventURLs   = []byte("events_by_url")
 	bucketEventUsers  = []byte("events_by_user")
 	bucketEventTypes  = []byte("events_by_type")
+	bucketClickIndex  = []byte("clicks_pending")
 )
 
 var allBuckets = [][]byte{
@@ -54,6 +55,7 @@ var allBuckets = [][]byte{
 	bucketURLs, bucketURLCodes, bucketURLUsers, bucketURLInactive,
 	bucketTombstones, bucketClicks,
 	bucketEvents, bucketEventURLs, bucketEventUsers, bucketEventTypes,
+	bucketClickIndex,
 }
 
 // Keys of the meta bucket.
@@ -102,6 +104,10 @@ type Options struct {
 	// shards and the caller checks them.
 	RemoteUsers bool
 
+	// ClickIndexDelay is the longest a recorded click waits for its index
+	// entries and click count; zero means DefaultClickIndexDelay.
+	ClickIndexDelay time.Duration
+
 	// ReadOnly opens the file for reading only, under a shared lock that
 	// other read-only opens may hold at the same time. Open then fails with
 	// ErrInUse while a read-write store holds the file, creates no buckets
@@ -140,12 +146,24 @@ type Store struct {
 
 	// stateHook, if set, is called when writes stop or resume.
 	stateHook atomic.Pointer[func(error)]
+
+	// pending is the number of committed clicks not yet indexed, and
+	// txPending the same within the transaction that the writer builds.
+	// Only the writer goroutine changes them.
+	pending    atomic.Int64
+	txPending  int64
+	indexDelay time.Duration
 }
 
-// write is one function waiting for its commit.
+// write is one function waiting for its commit. A write of clicks leaves
+// their indexing for later (deferIndex), or, for indexAll, indexes every
+// pending click after it. Every other write runs after the pending clicks
+// are indexed, so that it finds complete indexes and counts.
 type write struct {
-	fn   func(*bolt.Tx) error
-	done chan error
+	fn         func(*bolt.Tx) error
+	done       chan error
+	deferIndex bool
+	indexAll   bool
 }
 
 // Open opens or creates the database file at path and starts its writer.
@@ -170,8 +188,12 @@ func Open(path string, opts *Options) (*Store, error) {
 	if codeLen < 4 || codeLen > maxCodeLength {
 		return nil, fmt.Errorf("code length %d is outside 4 to %d", codeLen, maxCodeLength)
 	}
-	if opts.MaxSize < 0 || opts.SpaceProbeInterval < 0 {
-		return nil, errors.New("max size and space probe interval must not be negative")
+	if opts.MaxSize < 0 || opts.SpaceProbeInterval < 0 || opts.ClickIndexDelay < 0 {
+		return nil, errors.New("max size, space probe interval and click index delay must not be negative")
+	}
+	indexDelay := opts.ClickIndexDelay
+	if indexDelay == 0 {
+		indexDelay = DefaultClickIndexDelay
 	}
 	probeEvery := opts.SpaceProbeInterval
 	if probeEvery == 0 {
@@ -199,6 +221,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		ids:        ids,
 		codeLen:    codeLen,
 		probeEvery: probeEvery,
+		indexDelay: indexDelay,
 
 		codeFilter:  opts.CodeFilter,
 		remoteUsers: opts.RemoteUsers,
@@ -216,7 +239,11 @@ func Open(path string, opts *Options) (*Store, error) {
 		}
 		return s, nil
 	}
+	// Clicks left pending by a crash are indexed before any write.
 	err = db.Update(func(tx *bolt.Tx) error {
+		if err := indexPendingClicks(tx); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(metaIDFirst, itob(ids.First)); err != nil {
 			return err
@@ -225,7 +252,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: record the id range: %w", path, err)
+		return nil, fmt.Errorf("open %s: index pending clicks and record the id range: %w", path, err)
 	}
 	go s.commitLoop()
 	return s, nil
@@ -460,6 +487,9 @@ func (s *Store) dryRun(fn func(*bolt.Tx) error) (err error) {
 	}
 	defer tx.Rollback()
 	fillAppendedBuckets(tx)
+	if err := indexPendingClicks(tx); err != nil {
+		return err
+	}
 	return fn(tx)
 }
 
@@ -467,10 +497,15 @@ func (s *Store) dryRun(fn func(*bolt.Tx) error) (err error) {
 // and returns once that transaction has committed. fn may run more than once
 // (when another write in its batch fails), so it must not act outside tx.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return s.queue(&write{fn: fn})
+}
+
+// queue sends w to the writer and waits for its commit.
+func (s *Store) queue(w *write) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
-	w := &write{fn: fn, done: make(chan error, 1)}
+	w.done = make(chan error, 1)
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -493,24 +528,46 @@ func (s *Store) commitLoop() {
 	probe.Stop()
 	defer probe.Stop()
 	var probeDue <-chan time.Time
+	index := time.NewTimer(s.indexDelay)
+	index.Stop()
+	defer index.Stop()
+	var indexDue <-chan time.Time
 	for {
 		select {
 		case w := <-s.writes:
 			batch = append(batch[:0], w)
 			batch = s.fillBatch(batch)
 			s.commit(batch)
+		case <-indexDue:
+			indexDue = nil
+			s.commitIndex()
 		case <-probeDue:
 			s.probeSpace()
 			probeDue = nil
 		case <-s.stopping:
 			s.drainWrites()
+			s.commitIndex()
 			return
 		}
 		if probeDue == nil && errors.Is(s.Err(), ErrNoSpace) {
 			probe.Reset(s.probeEvery)
 			probeDue = probe.C
 		}
+		if indexDue == nil && s.pending.Load() > 0 {
+			index.Reset(s.indexDelay)
+			indexDue = index.C
+		}
 	}
+}
+
+// commitIndex commits the index entries and counts of the pending clicks,
+// if there are any and the store accepts writes.
+func (s *Store) commitIndex() {
+	if s.pending.Load() == 0 || s.failed.Load() != nil {
+		return
+	}
+	w := &write{fn: func(*bolt.Tx) error { return nil }, done: make(chan error, 1)}
+	s.commit([]*write{w})
 }
 
 // fillBatch appends the writes already queued, without waiting.
@@ -548,13 +605,23 @@ func (s *Store) commit(batch []*write) {
 		failed := -1
 		var fnErr error
 		start := time.Now()
+		s.txPending = s.pending.Load()
 		err := s.commitTx(func(tx *bolt.Tx) error {
 			fillAppendedBuckets(tx)
+			indexAll := false
 			for i, w := range batch {
-				if err := runWrite(w.fn, tx); err != nil {
+				err := s.indexClicksBefore(tx, w)
+				if err == nil {
+					err = runWrite(w.fn, tx)
+				}
+				if err != nil {
 					failed, fnErr = i, err
 					return err
 				}
+				indexAll = indexAll || w.indexAll
+			}
+			if indexAll || s.txPending > maxPendingClicks {
+				return s.indexClicks(tx)
 			}
 			return nil
 		})
@@ -564,6 +631,7 @@ func (s *Store) commit(batch []*write) {
 
 		switch {
 		case err == nil:
+			s.pending.Store(s.txPending)
 			replyAll(batch, nil)
 			return
 		case failed >= 0:
@@ -580,11 +648,20 @@ func (s *Store) commit(batch []*write) {
 	}
 }
 
+// indexClicksBefore indexes the pending clicks before w, unless w is a
+// write of clicks.
+func (s *Store) indexClicksBefore(tx *bolt.Tx, w *write) error {
+	if w.deferIndex {
+		return nil
+	}
+	return s.indexClicks(tx)
+}
+
 // appendedBuckets are the buckets whose new keys mostly sort after all
 // the keys before them: records by id, which grows, and events by type
 // and id. bbolt fills a page only to its FillPercent when it splits one,
 // and the default of one half leaves half of these pages empty for good.
-var appendedBuckets = [][]byte{bucketURLs, bucketUsers, bucketEvents, bucketEventTypes}
+var appendedBuckets = [][]byte{bucketURLs, bucketUsers, bucketEvents, bucketEventTypes, bucketClickIndex}
 
 // fillAppendedBuckets lets the appended buckets fill their pages before
 // a split. bbolt keeps the setting for the rest of tx.

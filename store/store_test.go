@@ -572,8 +572,9 @@ func TestWritePanicFailsOnlyItsWrite(t *testing.T) {
 }
 
 // TestDamagedPagesFailWritesWithoutCrash overwrites pages in the middle
-// of a file full of links, then records clicks on every link. Writes that
-// reach a damaged page must fail with ErrCorrupt, not end the process.
+// of a file full of links, then records and indexes clicks on every link,
+// which reads the page of each link. Writes that reach a damaged page must
+// fail with ErrCorrupt, not end the process.
 func TestDamagedPagesFailWritesWithoutCrash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "damaged.db")
 	s, err := Open(path, nil)
@@ -625,7 +626,7 @@ func TestDamagedPagesFailWritesWithoutCrash(t *testing.T) {
 		for i := range clicks {
 			clicks[i] = Click{URLID: uint64(first + i), Time: time.Now()}
 		}
-		err := s.RecordClicks(clicks)
+		err := s.FlushClicks(clicks)
 		switch {
 		case errors.Is(err, ErrCorrupt):
 			corrupt++

@@ -158,7 +158,7 @@ type deletedDetails struct {
 // GetURL returns the URL with the given id, or ErrNotFound.
 func (s *Store) GetURL(id uint64) (URL, error) {
 	var u URL
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewIndexed(func(tx *bolt.Tx) error {
 		var err error
 		u, err = getURL(tx, id)
 		return err
@@ -167,19 +167,43 @@ func (s *Store) GetURL(id uint64) (URL, error) {
 }
 
 // GetURLByCode returns the URL with the given short code, or ErrNotFound.
-// It runs one short read transaction, for the redirect path.
 func (s *Store) GetURLByCode(code string) (URL, error) {
 	var u URL
-	err := s.view(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketURLCodes).Get([]byte(code))
-		if id == nil {
-			return fmt.Errorf("%w: no url with short_code %q", ErrNotFound, code)
-		}
+	err := s.viewIndexed(func(tx *bolt.Tx) error {
 		var err error
-		u, err = getURL(tx, btoi(id))
+		u, err = urlByCode(tx, code)
+		if err == nil {
+			u.ClickCount = btoi(tx.Bucket(bucketClicks).Get(itob(u.ID)))
+		}
 		return err
 	})
 	return u, err
+}
+
+// LookupCode returns the URL with the given short code, or ErrNotFound,
+// without its ClickCount. It runs one short read transaction that reads no
+// page beyond the code and the URL, for the redirect path.
+func (s *Store) LookupCode(code string) (URL, error) {
+	var u URL
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		u, err = urlByCode(tx, code)
+		return err
+	})
+	return u, err
+}
+
+func urlByCode(tx *bolt.Tx, code string) (URL, error) {
+	b := tx.Bucket(bucketURLCodes)
+	id := b.Get([]byte(code))
+	if id == nil {
+		return URL{}, fmt.Errorf("%w: no url with short_code %q", ErrNotFound, code)
+	}
+	v := tx.Bucket(bucketURLs).Get(id)
+	if v == nil {
+		return URL{}, fmt.Errorf("%w: no url with id %d", ErrNotFound, btoi(id))
+	}
+	return decodeURL(btoi(id), v)
 }
 
 // UpdateURL changes the fields set in up, sets updated_at, writes one
@@ -320,7 +344,7 @@ func deleteURL(tx *bolt.Tx, u *URL) error {
 func (s *Store) ListURLs(f URLFilter, p Page) ([]URL, uint64, error) {
 	var urls []URL
 	var total uint64
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewIndexed(func(tx *bolt.Tx) error {
 		ids, n := listURLIDs(tx, f, p)
 		total = n
 		for _, id := range ids {

@@ -1,0 +1,212 @@
+package store
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// recordPending records clicks on a store whose index delay is an hour,
+// so that they stay pending until something indexes them.
+func recordPending(t *testing.T, s *Store, clicks []Click) {
+	t.Helper()
+	if err := s.RecordClicks(clicks); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.PendingClicks(); got != int64(len(clicks)) {
+		t.Fatalf("pending clicks = %d after recording %d", got, len(clicks))
+	}
+}
+
+func TestPendingClicksAreIndexedBeforeReads(t *testing.T) {
+	s := openStore(t, &Options{ClickIndexDelay: time.Hour})
+	u := mustUser(t, s, "alice")
+	link := mustURL(t, s, URL{UserID: u.ID})
+	other := mustURL(t, s, URL{})
+	recordPending(t, s, []Click{
+		{URLID: link.ID, UserID: u.ID, Time: time.Now()},
+		{URLID: other.ID, Time: time.Now()},
+		{URLID: link.ID, UserID: u.ID, Time: time.Now(), Bot: true},
+		{URLID: link.ID, UserID: u.ID, Time: time.Now()},
+	})
+
+	// The redirect lookup leaves the clicks pending.
+	if _, err := s.LookupCode(link.ShortCode); err != nil || s.PendingClicks() != 4 {
+		t.Fatalf("LookupCode: %v, pending %d", err, s.PendingClicks())
+	}
+	got, err := s.GetURL(link.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ClickCount != 2 || s.PendingClicks() != 0 {
+		t.Errorf("click count %d, pending %d; want 2 and 0", got.ClickCount, s.PendingClicks())
+	}
+	events, total, err := s.ListEvents(EventFilter{URLID: &link.ID}, Page{1, 10})
+	if err != nil || total != 4 || len(events) != 4 {
+		t.Fatalf("events of the link: %d of %d, %v; want 4 (its creation and 3 clicks)", len(events), total, err)
+	}
+	_, total, _ = s.ListEvents(EventFilter{UserID: &u.ID}, Page{1, 10})
+	if total != 4 {
+		t.Errorf("events of the user = %d, want 4", total)
+	}
+}
+
+func TestWritesIndexPendingClicksFirst(t *testing.T) {
+	s := openStore(t, &Options{ClickIndexDelay: time.Hour})
+	link := mustURL(t, s, URL{})
+	recordPending(t, s, []Click{{URLID: link.ID, Time: time.Now()}})
+	// Purging the link's events walks the index by URL, so the pending
+	// click must be in it by then.
+	if _, err := s.DeleteURL(link.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s.PendingClicks() != 0 {
+		t.Fatalf("pending clicks = %d after another write", s.PendingClicks())
+	}
+	res, err := s.Purge(PurgeFilter{Deleted: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := s.ListEvents(EventFilter{URLID: &link.ID}, Page{1, 10}); total != 0 {
+		t.Errorf("%d events of the purged link left (purge result %+v)", total, res)
+	}
+	checkClean(t, s)
+}
+
+func TestPendingClicksAreIndexedAfterTheDelay(t *testing.T) {
+	s := openStore(t, &Options{ClickIndexDelay: 20 * time.Millisecond})
+	link := mustURL(t, s, URL{})
+	if err := s.RecordClicks([]Click{{URLID: link.ID, Time: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.PendingClicks() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the click is still pending 5 s after a delay of 20 ms")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPendingClicksSurviveInTheFile takes a backup while clicks are
+// pending, which is the state that a crash leaves. Check accepts the
+// backup, and opening it indexes the clicks.
+func TestPendingClicksSurviveInTheFile(t *testing.T) {
+	s := openStore(t, &Options{ClickIndexDelay: time.Hour})
+	u := mustUser(t, s, "alice")
+	link := mustURL(t, s, URL{UserID: u.ID})
+	recordPending(t, s, []Click{
+		{URLID: link.ID, UserID: u.ID, Time: time.Now()},
+		{URLID: link.ID, UserID: u.ID, Time: time.Now()},
+	})
+	path := filepath.Join(t.TempDir(), "backup.db")
+	var buf bytes.Buffer
+	if _, err := s.Backup(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := Check(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !report.OK() || report.PendingClicks != 2 {
+		t.Fatalf("check of the backup: %d problems %v, %d pending clicks; want none and 2", report.Total, report.Problems, report.PendingClicks)
+	}
+
+	b, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.PendingClicks() != 0 {
+		t.Errorf("pending clicks after open = %d", b.PendingClicks())
+	}
+	got, err := b.GetURL(link.ID)
+	if err != nil || got.ClickCount != 2 {
+		t.Errorf("click count after open = %d, %v; want 2", got.ClickCount, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if report, err := Check(path, nil); err != nil || !report.OK() || report.PendingClicks != 0 {
+		t.Errorf("check after open: %v, %+v", err, report)
+	}
+}
+
+func TestCloseIndexesPendingClicks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "close.db")
+	s, err := Open(path, &Options{ClickIndexDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := mustURL(t, s, URL{})
+	recordPending(t, s, []Click{{URLID: link.ID, Time: time.Now()}})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	report, err := Check(path, nil)
+	if err != nil || !report.OK() || report.PendingClicks != 0 {
+		t.Errorf("check after close: %v, %+v", err, report)
+	}
+}
+
+func TestCheckReportsWrongPendingClicks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wrong.db")
+	s, err := Open(path, &Options{ClickIndexDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := mustURL(t, s, URL{})
+	recordPending(t, s, []Click{{URLID: link.ID, Time: time.Now()}})
+	// Damage the pending entry of the click, and add one for an event
+	// that does not exist, in a transaction of our own, so that the
+	// store's writer does not index them at close.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketClickIndex)
+		k, _ := b.Cursor().First()
+		wrong := appendPendingClick(nil, &Click{URLID: link.ID + 100})
+		if err := b.Put(k, wrong); err != nil {
+			return err
+		}
+		return b.Put(itob(btoi(k)+1000), appendPendingClick(nil, &Click{URLID: link.ID}))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pending.Store(0)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := Check(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mismatch, missing bool
+	for _, p := range report.Problems {
+		mismatch = mismatch || bytes.Contains([]byte(p.Message), []byte("does not match the event"))
+		missing = missing || bytes.Contains([]byte(p.Message), []byte("names no event"))
+	}
+	if !mismatch || !missing || report.PendingClicks != 2 {
+		t.Errorf("check found %v with %d pending; want a mismatch and a missing event among 2", report.Problems, report.PendingClicks)
+	}
+}
+
+// checkClean closes s and fails t unless Check finds no problem.
+func checkClean(t *testing.T, s *Store) {
+	t.Helper()
+	path := s.Path()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	report, err := Check(path, nil)
+	if err != nil || !report.OK() {
+		t.Errorf("check: %v, %+v", err, report)
+	}
+}
