@@ -67,6 +67,9 @@ type benchOptions struct {
 	histogram   []time.Duration
 	allowRemote bool
 
+	// connectionsSet reports whether --connections was given.
+	connectionsSet bool
+
 	// progress receives the progress bar of the seeding; nil shows none.
 	progress io.Writer
 }
@@ -94,6 +97,7 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.progress = terminalOutput(cmd.ErrOrStderr())
+			o.connectionsSet = cmd.Flags().Changed("connections")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runBench(ctx, cmd.OutOrStdout(), o)
@@ -107,12 +111,22 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.rate, "rate", 1000, "requests per second; 0 sends as fast as --workers allow")
 	f.DurationVar(&o.duration, "duration", defaultBenchDuration, "time during which requests are sent, at most "+maxBenchDuration.String())
 	f.IntVar(&o.workers, "workers", defaultBenchWorkers, fmt.Sprintf("concurrent requests with --rate 0, and the initial workers otherwise (which grow up to %d)", maxBenchWorkers))
-	f.IntVar(&o.connections, "connections", defaultBenchConnections, fmt.Sprintf("connections open to the server at most, 1 to %d; requests beyond them wait, and the wait counts in their latency", maxBenchConnections))
+	f.IntVar(&o.connections, "connections", defaultBenchConnections, fmt.Sprintf("connections open to the server at most, 1 to %d; requests beyond them wait, and the wait counts in their latency; not used with --hold-connections", maxBenchConnections))
 	f.IntVar(&o.holdConns, "hold-connections", 0, fmt.Sprintf("open this many keep-alive connections before the load, up to %d, and send the requests over them in turn so that all stay in use; 0 opens connections as needed, up to --connections", maxBenchConnections))
 	f.Float64Var(&o.zipf, "zipf", 0, "draw codes from a Zipf distribution with this exponent s > 1 over the links; 0 draws them uniformly")
 	f.DurationSliceVar(&o.histogram, "histogram", nil, "also report a latency histogram with these bucket bounds, such as 1ms,5ms,25ms")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --server whose host is not a loopback address")
 	addClientFlags(f, &o.client)
+	describeRanges(f, map[string]string{
+		"links":            fmt.Sprintf("an integer from 1 to %d", maxBenchLinks),
+		"rate":             fmt.Sprintf("an integer from 0 to %d requests per second", maxBenchRate),
+		"duration":         "a duration such as 10s, above 0 and at most " + maxBenchDuration.String(),
+		"workers":          fmt.Sprintf("an integer from 1 to %d", maxBenchWorkers),
+		"connections":      fmt.Sprintf("an integer from 1 to %d", maxBenchConnections),
+		"hold-connections": fmt.Sprintf("an integer from 0 to %d", maxBenchConnections),
+		"zipf":             fmt.Sprintf("0, or a number above 1 and at most %v", maxZipfExponent),
+		"histogram":        "increasing positive durations such as 1ms,5ms,25ms",
+	})
 	return cmd
 }
 
@@ -132,6 +146,12 @@ func (o *benchOptions) validate() error {
 		return fmt.Errorf("invalid --connections %d: must be 1 to %d", o.connections, maxBenchConnections)
 	case o.holdConns < 0 || o.holdConns > maxBenchConnections:
 		return fmt.Errorf("invalid --hold-connections %d: must be 0 to %d", o.holdConns, maxBenchConnections)
+	case o.connectionsSet && o.holdConns > o.connections:
+		// Held connections replace the pool that --connections bounds, so
+		// the default bound does not apply to them; an explicit one that
+		// is lower contradicts them.
+		return fmt.Errorf("invalid --hold-connections %d: above --connections %d; leave out --connections, which does not apply to held connections, or give at least %d",
+			o.holdConns, o.connections, o.holdConns)
 	case math.IsNaN(o.zipf) || o.zipf != 0 && !(o.zipf > 1 && o.zipf <= maxZipfExponent):
 		return fmt.Errorf("invalid --zipf %v: must be 0 for uniform, or above 1 and at most %v", o.zipf, maxZipfExponent)
 	}

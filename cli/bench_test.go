@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/linkbolt/linkbolt/server"
 )
@@ -491,6 +493,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"zero connections", []string{"--connections", "0"}, "--connections 0"},
 		{"negative held connections", []string{"--hold-connections", "-1"}, "--hold-connections -1"},
 		{"too many held connections", []string{"--hold-connections", "70000"}, "--hold-connections 70000"},
+		{"held connections above connections", []string{"--connections", "10", "--hold-connections", "20"}, "--hold-connections 20: above --connections 10"},
 		{"zero links", []string{"--links", "0"}, "--links 0"},
 		{"too many links", []string{"--links", "3000000"}, "--links 3000000"},
 		{"zipf of 1", []string{"--zipf", "1"}, "--zipf 1"},
@@ -509,6 +512,25 @@ func TestBenchUsageErrors(t *testing.T) {
 			res := runCommand(t, args...)
 			expectExit(t, res, exitUsage, tt.wantErr)
 		})
+	}
+}
+
+func TestBenchHeldConnectionsAboveDefault(t *testing.T) {
+	clearEnv(t)
+	closed := closedServerURL(t)
+
+	// --connections bounds the connections opened as needed, which held
+	// connections replace, so its default does not bound them: bench
+	// starts to open them, and fails only because no server listens.
+	res := runCommand(t, "bench", "--server", closed, "--mix", "create", "--duration", "1s",
+		"--hold-connections", strconv.Itoa(defaultBenchConnections+1))
+	expectExit(t, res, exitUnavailable, fmt.Sprintf("opening connection 1 of %d", defaultBenchConnections+1))
+
+	// An explicit --connections at least as large is no contradiction.
+	o := benchOptions{mix: mixCreate, rate: 1, duration: time.Second, workers: 1,
+		connections: 20, connectionsSet: true, holdConns: 20}
+	if err := o.validate(); err != nil {
+		t.Errorf("validate with --connections 20 --hold-connections 20: %v", err)
 	}
 }
 

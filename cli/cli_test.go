@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/linkbolt/linkbolt/cache"
 	"github.com/linkbolt/linkbolt/server"
 	"github.com/linkbolt/linkbolt/store"
@@ -192,6 +195,69 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNumericFlagErrors(t *testing.T) {
+	clearEnv(t)
+	db := filepath.Join(t.TempDir(), "flags.db")
+	busyAddr := takenAddr(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bench rate out of range", []string{"bench", "--rate", "99999999999999999999"},
+			`invalid --rate "99999999999999999999": out of range; use an integer from 0 to 1000000 requests per second`},
+		{"bench workers not a number", []string{"bench", "--workers", "many"},
+			`invalid --workers "many": use an integer from 1 to 10000`},
+		{"bench zipf out of range", []string{"bench", "--zipf", "1e999"},
+			`invalid --zipf "1e999": out of range; use 0, or a number above 1 and at most 100`},
+		{"bench duration not a duration", []string{"bench", "--duration", "9999999999999h"},
+			`invalid --duration "9999999999999h": use a duration such as 10s, above 0 and at most 1h0m0s`},
+		{"list negative user id", []string{"list", "--user-id", "-1"},
+			`invalid --user-id "-1": use a user id from 1 to 9007199254740991`},
+		{"list per page out of range", []string{"list", "--per-page", "99999999999999999999"},
+			`invalid --per-page "99999999999999999999": out of range; use an integer from 1 to 1000`},
+		{"create max clicks out of range", []string{"create", "https://example.com/", "--max-clicks", "99999999999999999999"},
+			`invalid --max-clicks "99999999999999999999": out of range; use an integer from 1 to 9223372036854775807`},
+		{"get days out of range", []string{"get", "1", "--stats", "--days", "99999999999999999999"},
+			`invalid --days "99999999999999999999": out of range; use an integer from 1 to 3660`},
+		{"serve cache size out of range", []string{"serve", "--cache-size", "99999999999999999999", "--addr", busyAddr, "--db", db},
+			`invalid --cache-size "99999999999999999999": out of range; use an integer from 16 to 9223372036854775807`},
+		{"nginx-conf keepalive not a number", []string{"nginx-conf", "--peers", "127.0.0.1:1", "--keepalive", "1.5"},
+			`invalid --keepalive "1.5": use an integer from 1 to 9223372036854775807`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runCommand(t, tt.args...)
+			expectExit(t, res, exitUsage, tt.want)
+			if strings.Contains(res.errOut, "strconv") {
+				t.Errorf("stderr shows the strconv error: %s", res.errOut)
+			}
+		})
+	}
+
+	t.Run("environment variable", func(t *testing.T) {
+		t.Setenv("LINKBOLT_RATE_LIMIT", "1e999")
+		res := runCommand(t, "serve", "--addr", busyAddr, "--db", db)
+		expectExit(t, res, exitUsage, `invalid LINKBOLT_RATE_LIMIT "1e999": out of range; use a finite number of requests per second, at least 0`)
+	})
+}
+
+func TestNumericFlagsStateRanges(t *testing.T) {
+	numeric := map[string]bool{"int": true, "int64": true, "uint64": true, "float64": true, "duration": true, "durationSlice": true}
+	var visit func(cmd *cobra.Command)
+	visit = func(cmd *cobra.Command) {
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if numeric[f.Value.Type()] && len(f.Annotations[rangeAnnotation]) == 0 {
+				t.Errorf("%s --%s (%s) states no range with describeRanges", cmd.CommandPath(), f.Name, f.Value.Type())
+			}
+		})
+		for _, sub := range cmd.Commands() {
+			visit(sub)
+		}
+	}
+	visit(newRootCommand(io.Discard, io.Discard))
 }
 
 func TestImportFixtures(t *testing.T) {

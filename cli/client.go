@@ -63,6 +63,7 @@ func addClientFlags(f *pflag.FlagSet, o *clientOptions) {
 	f.StringVar(&o.server, "server", defaultServer, "base URL of the linkbolt server (env LINKBOLT_SERVER)")
 	f.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest wait for a response, or for the next bytes of an upload or download (env LINKBOLT_TIMEOUT)")
 	f.VarP(&o.output, "output", "o", "output format: table or json (env LINKBOLT_OUTPUT)")
+	describeRanges(f, map[string]string{"timeout": "a duration above 0, such as 30s"})
 	bindEnv(f, map[string]string{
 		"server":  "LINKBOLT_SERVER",
 		"timeout": "LINKBOLT_TIMEOUT",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -54,6 +55,11 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 	f.IntVar(&o.redirectType, "redirect-type", 0, "HTTP status of the redirect: 301, 302, 307 or 308 (default: the server's)")
 	f.BoolVar(&o.inactive, "inactive", false, "create the link inactive, so that it does not redirect yet")
 	addClientFlags(f, &o.client)
+	describeRanges(f, map[string]string{
+		"user-id":       userIDRange,
+		"max-clicks":    fmt.Sprintf("an integer from 1 to %d", math.MaxInt64),
+		"redirect-type": "301, 302, 307 or 308",
+	})
 	return cmd
 }
 

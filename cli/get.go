@@ -13,6 +13,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// maxStatsDays is the largest --days that the server accepts.
+const maxStatsDays = 3660
+
 // getOptions are the flags and argument of the get command.
 type getOptions struct {
 	client  clientOptions
@@ -43,6 +46,7 @@ func newGetCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.stats, "stats", false, "show the click statistics of the link")
 	f.IntVar(&o.days, "days", 30, "days of statistics, counted back from today; needs --stats")
 	addClientFlags(f, &o.client)
+	describeRanges(f, map[string]string{"days": fmt.Sprintf("an integer from 1 to %d", maxStatsDays)})
 	return cmd
 }
 

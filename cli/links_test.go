@@ -461,6 +461,31 @@ func TestTableEscapesControls(t *testing.T) {
 	}
 }
 
+func TestListEscapesBidiControls(t *testing.T) {
+	clearEnv(t)
+	s := startAPIServer(t, server.Options{})
+
+	// U+202E reverses what follows it, so the title would read
+	// "invoice exe.doc" in a terminal.
+	const title = "invoice \u202ecod.exe"
+	s.createLink(t, map[string]any{"original_url": "https://example.com/\u202eevil", "short_code": "bidi", "title": title})
+
+	res := s.cli(t, "list")
+	expectExit(t, res, exitOK)
+	if !strings.Contains(res.out, `https://example.com/\u202eevil`) {
+		t.Errorf("list output does not show the URL's U+202E as an escape:\n%s", res.out)
+	}
+	if strings.ContainsRune(res.out, '\u202e') {
+		t.Errorf("list output contains U+202E:\n%q", res.out)
+	}
+
+	res = s.cli(t, "get", "bidi")
+	expectExit(t, res, exitOK)
+	if !strings.Contains(res.out, `invoice \u202ecod.exe`) {
+		t.Errorf("get output does not show the title's U+202E as an escape:\n%s", res.out)
+	}
+}
+
 func TestEscapeControls(t *testing.T) {
 	tests := []struct {
 		name string
@@ -475,6 +500,12 @@ func TestEscapeControls(t *testing.T) {
 		{"C1 controls", "\u0080\u009b\u009f", `\u0080\u009b\u009f`},
 		{"invalid UTF-8", "a\x9bb\xff", `a\x9bb\xff`},
 		{"line separator kept", "a\u2028b", "a\u2028b"},
+		{"right-to-left override", "invoice\u202ecod.exe", `invoice\u202ecod.exe`},
+		{"embeddings and overrides", "\u202a\u202b\u202c\u202d", `\u202a\u202b\u202c\u202d`},
+		{"isolates", "\u2066\u2067\u2068\u2069", `\u2066\u2067\u2068\u2069`},
+		{"marks", "\u200e\u200f\u061c", `\u200e\u200f\u061c`},
+		{"right-to-left text kept", "שלום مرحبا", "שלום مرحبا"},
+		{"joiner in emoji kept", "\U0001F469\u200D\U0001F4BB", "\U0001F469\u200D\U0001F4BB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"strconv"
 
@@ -55,6 +56,7 @@ func newListCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.code, "code", "", "only the link with this short code")
 	addPageFlags(f, &o.pages)
 	addClientFlags(f, &o.client)
+	describeRanges(f, map[string]string{"user-id": userIDRange})
 	return cmd
 }
 
@@ -63,6 +65,10 @@ func addPageFlags(f *pflag.FlagSet, o *pageFlags) {
 	f.IntVar(&o.page, "page", 1, "page to show, from 1")
 	f.IntVar(&o.perPage, "per-page", 0, fmt.Sprintf("entries per page, 1 to %d (default %d, or %d with --all)", maxPerPage, defaultListPerPage, maxPerPage))
 	f.BoolVar(&o.all, "all", false, "follow every page to the end of the list")
+	describeRanges(f, map[string]string{
+		"page":     fmt.Sprintf("an integer from 1 to %d", math.MaxInt),
+		"per-page": fmt.Sprintf("an integer from 1 to %d", maxPerPage),
+	})
 }
 
 // request checks the paging flags and returns the pages to fetch.

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"text/template"
@@ -58,6 +59,11 @@ func newNginxConfCommand() *cobra.Command {
 	f.IntVar(&o.maxFails, "max-fails", defaultMaxFails, "failed attempts within --fail-timeout that take a shard out")
 	f.DurationVar(&o.failTimeout, "fail-timeout", defaultFailTimeout, "window of --max-fails and time a failed shard stays out (whole seconds)")
 	f.IntVar(&o.keepalive, "keepalive", defaultKeepalive, "idle keep-alive connections to the shards per NGINX worker")
+	describeRanges(f, map[string]string{
+		"max-fails":    fmt.Sprintf("an integer from 1 to %d", math.MaxInt),
+		"fail-timeout": "whole seconds of at least 1s, such as 10s",
+		"keepalive":    fmt.Sprintf("an integer from 1 to %d", math.MaxInt),
+	})
 	bindEnv(f, map[string]string{"peers": "LINKBOLT_PEERS"})
 	return cmd
 }

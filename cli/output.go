@@ -70,13 +70,14 @@ func writeRow(tw io.Writer, cells ...string) {
 }
 
 // escapeControls replaces the control characters of s (C0, DEL and C1)
-// with Go escapes such as \n, \t, \x1b and \u009b, and each byte that is
-// not valid UTF-8 with \xNN. Stored text shown in a table then cannot
-// break a row or send a command to the terminal. Backslashes are kept as
-// they are, so a cell that shows \n may also hold those two characters,
-// and --output json shows the exact text.
+// and the Unicode bidirectional controls (such as U+202E RIGHT-TO-LEFT
+// OVERRIDE) with Go escapes such as \n, \t, \x1b, \u009b and \u202e, and each byte that
+// is not valid UTF-8 with \xNN. Stored text shown in a table then cannot
+// break a row, reorder the text of its row or send a command to the
+// terminal. Backslashes are kept as they are, so a cell that shows \n may
+// also hold those two characters, and --output json shows the exact text.
 func escapeControls(s string) string {
-	if utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
+	if utf8.ValidString(s) && strings.IndexFunc(s, needsEscape) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -93,7 +94,7 @@ func escapeControls(s string) string {
 			b.WriteString(`\t`)
 		case r < utf8.RuneSelf && unicode.IsControl(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case unicode.IsControl(r):
+		case needsEscape(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+size])
@@ -101,6 +102,14 @@ func escapeControls(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// needsEscape reports whether a table shows r as an escape: a control
+// character, or one of the invisible characters that reorder the text
+// around them (Unicode's Bidi_Control property: U+061C, U+200E, U+200F,
+// U+202A to U+202E and U+2066 to U+2069).
+func needsEscape(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // truncateText cuts s to at most n characters, marking a cut with "...".

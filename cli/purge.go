@@ -49,6 +49,7 @@ func newPurgeCommand(g *globalOptions) *cobra.Command {
 	f.Uint64Var(&o.userID, "user-id", 0, "only links of this user")
 	f.BoolVar(&o.dryRun, "dry-run", false, "count what would be removed, and remove nothing")
 	addClientFlags(f, &o.client)
+	describeRanges(f, map[string]string{"user-id": userIDRange})
 	return cmd
 }
 

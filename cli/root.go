@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -71,7 +72,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{explainFlagError(err)} })
 
 	flags := root.PersistentFlags()
 	flags.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error (env LINKBOLT_LOG_LEVEL)")
@@ -186,8 +187,59 @@ func applyEnv(cmd *cobra.Command) error {
 			return
 		}
 		if setErr := f.Value.Set(v); setErr != nil {
+			if hint, ok := valueHint(f, setErr); ok {
+				err = usageError{fmt.Errorf("invalid %s %q: %s", names[0], v, hint)}
+				return
+			}
 			err = usageError{fmt.Errorf("invalid %s %q: %w", names[0], v, setErr)}
 		}
 	})
 	return err
+}
+
+// rangeAnnotation is the flag annotation that states the values a flag
+// accepts, such as "an integer from 1 to 1000".
+const rangeAnnotation = "linkbolt_range"
+
+// userIDRange is the range of --user-id, the range of ids of the API.
+var userIDRange = fmt.Sprintf("a user id from 1 to %d", store.MaxID)
+
+// describeRanges records the values that each named flag accepts. A value
+// that does not parse, such as 99999999999999999999 for an int flag, then
+// gets a message that names the flag and this range, instead of the
+// strconv or time error.
+func describeRanges(flags *pflag.FlagSet, ranges map[string]string) {
+	for flag, accepted := range ranges {
+		if err := flags.SetAnnotation(flag, rangeAnnotation, []string{accepted}); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// explainFlagError replaces pflag's error for a value that does not parse
+// with one that names the flag and the values it accepts. Other errors are
+// returned as they are.
+func explainFlagError(err error) error {
+	var invalid *pflag.InvalidValueError
+	if !errors.As(err, &invalid) {
+		return err
+	}
+	hint, ok := valueHint(invalid.GetFlag(), err)
+	if !ok {
+		return err
+	}
+	return fmt.Errorf("invalid --%s %q: %s", invalid.GetFlag().Name, invalid.GetValue(), hint)
+}
+
+// valueHint returns what to send instead of a value of flag that failed
+// to parse with err, and false when the flag states no range.
+func valueHint(flag *pflag.Flag, err error) (string, bool) {
+	accepted := flag.Annotations[rangeAnnotation]
+	if len(accepted) == 0 {
+		return "", false
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		return "out of range; use " + accepted[0], true
+	}
+	return "use " + accepted[0], true
 }

@@ -105,6 +105,17 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 			panic(err)
 		}
 	}
+	describeRanges(f, map[string]string{
+		"cache-size":           fmt.Sprintf("an integer from %d to %d", cache.MinSize, math.MaxInt),
+		"redirect-status":      "301, 302, 307 or 308",
+		"click-queue":          fmt.Sprintf("an integer from 1 to %d, or 0 for the default of %d", maxClickQueue, server.DefaultClickQueue),
+		"click-flush":          fmt.Sprintf("a duration such as 10ms, or 0 for the default of %s", server.DefaultClickFlush),
+		"shutdown-timeout":     "a duration above 0, such as 15s",
+		"rate-limit":           "a finite number of requests per second, at least 0 (0 turns the limit off)",
+		"rate-burst":           fmt.Sprintf("an integer from 0 to %d (0 means the rate limit rounded up)", math.MaxInt),
+		"max-db-size":          fmt.Sprintf("a size in bytes from 0 to %d (0 means no cap)", math.MaxInt),
+		"space-probe-interval": fmt.Sprintf("a duration such as 5s, or 0 for the default of %s", store.DefaultSpaceProbeInterval),
+	})
 	bindEnv(f, map[string]string{
 		"peers":               "LINKBOLT_PEERS",
 		"self":                "LINKBOLT_SELF",

@@ -838,7 +838,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 	steps := [][]string{
 		{"create", "https://example.com/options?a=1&b=%2F", "--code", "rt-options", "--title", `Options, "quoted"`,
 			"--user-id", "3", "--expires-at", "2099-06-07T08:09:10", "--max-clicks", "2", "--redirect-type", "308"},
-		{"create", "https://example.com/expired", "--code", "rt-expired", "--expires-at", "2020-01-01T00:00:00", "--redirect-type", "301"},
+		{"create", "https://example.com/expired", "--code", "rt-expired", "--expires-at", "2099-01-01T00:00:00", "--redirect-type", "301"},
+		{"update", "2002", "--expires-at", "2020-01-01T00:00:00"},
 		{"create", "https://example.com/inactive", "--code", "rt-inactive", "--inactive"},
 		{"update", "1", "--title", "Renamed", "--inactive"},
 		{"update", "2", "--no-user", "--max-clicks", "10", "--no-title"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -65,6 +66,11 @@ func newUpdateCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.noMaxClicks, "no-max-clicks", false, "remove the click limit")
 	f.IntVar(&o.redirectType, "redirect-type", 0, "HTTP status of the redirect: 301, 302, 307 or 308")
 	addClientFlags(f, &o.client)
+	describeRanges(f, map[string]string{
+		"user-id":       userIDRange,
+		"max-clicks":    fmt.Sprintf("an integer from 1 to %d", math.MaxInt64),
+		"redirect-type": "301, 302, 307 or 308",
+	})
 	return cmd
 }
 

@@ -40,7 +40,10 @@ func (s *Server) urlStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
 	days := defaultStatsDays
 	if v, ok := queryValue(q, "days"); ok {
 		if days, err = strconv.Atoi(v); err != nil || days < 1 || days > maxStatsDays {

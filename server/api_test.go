@@ -669,6 +669,78 @@ func TestBodyNotAnObject(t *testing.T) {
 	f.wantUnchanged(t)
 }
 
+func TestJSONContentType(t *testing.T) {
+	f := newFixture(t)
+	endpoints := []struct {
+		method string
+		path   string
+		body   func(n int) string // a body that the route accepts, unique for each n
+		status int
+	}{
+		{method: http.MethodPost, path: "/users", status: http.StatusCreated, body: func(n int) string {
+			return fmt.Sprintf(`{"username":"carol%d","email":"carol%d@example.com"}`, n, n)
+		}},
+		{method: http.MethodPut, path: "/users/1", status: http.StatusOK, body: func(n int) string {
+			return fmt.Sprintf(`{"email":"owner%d@example.com"}`, n)
+		}},
+		{method: http.MethodPost, path: "/urls", status: http.StatusCreated, body: func(n int) string {
+			return fmt.Sprintf(`{"original_url":"https://example.com/%d"}`, n)
+		}},
+		{method: http.MethodPut, path: "/urls/1", status: http.StatusOK, body: func(n int) string {
+			return fmt.Sprintf(`{"title":"title %d"}`, n)
+		}},
+		{method: http.MethodPost, path: "/events", status: http.StatusCreated, body: func(int) string {
+			return `{"event_type":"share","url_id":1}`
+		}},
+		{method: http.MethodPost, path: "/admin/purge", status: http.StatusOK, body: func(int) string {
+			return `{"inactive":true,"dry_run":true}`
+		}},
+	}
+
+	// A JSON object sent with a type that is not JSON is a 415 and
+	// changes nothing.
+	rejected := []string{
+		"text/plain",
+		"text/plain; charset=utf-8",
+		"application/x-www-form-urlencoded",
+		"multipart/form-data; boundary=x",
+		"application/xml",
+		"text/csv",
+		"application/json-seq",
+		"json",
+		"application/json/x",
+	}
+	for _, ep := range endpoints {
+		for _, contentType := range rejected {
+			t.Run(ep.method+" "+ep.path+" "+contentType, func(t *testing.T) {
+				req := apiRequest{method: ep.method, path: ep.path, contentType: contentType, body: ep.body(0)}
+				wantError(t, f.api.do(t, req), http.StatusUnsupportedMediaType, "")
+			})
+		}
+	}
+	f.wantUnchanged(t)
+
+	// JSON in any of its spellings, and no Content-Type at all, is read.
+	accepted := []string{
+		"",
+		"application/json",
+		"application/json; charset=utf-8",
+		"Application/JSON; Charset=UTF-8",
+		"application/vnd.api+json",
+		"application/json; charset",
+	}
+	n := 0
+	for _, ep := range endpoints {
+		for _, contentType := range accepted {
+			n++
+			t.Run(ep.method+" "+ep.path+" "+contentType, func(t *testing.T) {
+				req := apiRequest{method: ep.method, path: ep.path, contentType: contentType, body: ep.body(n)}
+				wantStatus(t, f.api.do(t, req), ep.status)
+			})
+		}
+	}
+}
+
 func TestFieldErrors(t *testing.T) {
 	f := newFixture(t)
 	long := func(n int) string { return strings.Repeat("x", n) }
@@ -1956,6 +2028,34 @@ func TestListBadPaging(t *testing.T) {
 			t.Run(path+"?"+param, func(t *testing.T) {
 				field, _, _ := strings.Cut(param, "=")
 				wantError(t, a.get(t, path+"?"+param), http.StatusUnprocessableEntity, field)
+			})
+		}
+	}
+}
+
+func TestListMalformedQuery(t *testing.T) {
+	a := startAPI(t, Options{})
+	a.createURL(t, map[string]any{"original_url": "https://example.com/"})
+	queries := []struct {
+		query string
+		field string
+	}{
+		{query: "page=%zz", field: "page"},
+		{query: "page=1&per_page=%", field: "per_page"},
+		{query: "per_page=%2", field: "per_page"},
+		{query: "page=2;per_page=5", field: "page"},
+		{query: "%zz=1", field: ""},
+	}
+	paths := []string{"/users", "/urls", "/events", "/urls/1/stats"}
+	for _, path := range paths {
+		for _, tc := range queries {
+			t.Run(path+"?"+tc.query, func(t *testing.T) {
+				obj := wantError(t, a.get(t, path+"?"+tc.query), http.StatusUnprocessableEntity, tc.field)
+				if tc.field == "" {
+					if _, named := obj["field"]; named {
+						t.Errorf("error names field %v, want none", obj["field"])
+					}
+				}
 			})
 		}
 	}

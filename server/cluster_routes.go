@@ -229,7 +229,10 @@ func (s *Server) readClusterObject(w http.ResponseWriter, r *http.Request) ([]by
 		return nil, nil, err
 	}
 	obj, err := decodeObject(body)
-	return body, obj, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, obj, checkJSONType(r)
 }
 
 // clusterPathID parses the {id} of a path as pathID does.

@@ -106,7 +106,10 @@ func readEvent(obj object) (store.Event, error) {
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
 	p, err := parsePage(q)
 	if err != nil {
 		return err

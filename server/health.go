@@ -38,13 +38,18 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readObject reads a request body that must be one JSON object.
+// readObject reads a request body that must be one JSON object, sent
+// as JSON or without a Content-Type.
 func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (object, error) {
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
-	return decodeObject(body)
+	obj, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	return obj, checkJSONType(r)
 }
 
 // logStoreState logs when a failed commit stops writes and when a probe

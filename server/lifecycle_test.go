@@ -266,6 +266,24 @@ func TestRateLimitOnWrites(t *testing.T) {
 	wantStatus(t, a.get(t, "/users"), http.StatusOK)
 }
 
+func TestRateLimitAfterAPIKey(t *testing.T) {
+	a := startAPI(t, Options{APIKeys: []string{"first-key"}, RateLimit: RateLimit{PerSecond: 0.001, Burst: 1}})
+	post := func(authorization string) apiResponse {
+		body := fmt.Sprintf(`{"username":"u%d","email":"u%d@example.com"}`, time.Now().UnixNano(), time.Now().UnixNano())
+		return a.do(t, apiRequest{method: http.MethodPost, path: "/users", contentType: "application/json", body: body,
+			header: map[string]string{"Authorization": authorization}})
+	}
+
+	// Requests without a valid key get 401 and take no token of the
+	// client's bucket.
+	for _, authorization := range []string{"", "Bearer wrong-key", "Bearer wrong-key"} {
+		wantError(t, post(authorization), http.StatusUnauthorized, "")
+	}
+	wantStatus(t, post("Bearer first-key"), http.StatusCreated)
+	wantError(t, post("Bearer first-key"), http.StatusTooManyRequests, "")
+	wantError(t, post("Bearer wrong-key"), http.StatusUnauthorized, "")
+}
+
 func TestClientAddr(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	tests := []struct {
@@ -300,13 +318,14 @@ func TestPurge(t *testing.T) {
 	a := startAPI(t, Options{})
 	keep := a.createURL(t, map[string]any{"original_url": "https://example.com/keep"})
 	a.createURL(t, map[string]any{"original_url": "https://example.com/off", "is_active": false, "short_code": "gone-off"})
-	expired := a.createURL(t, map[string]any{"original_url": "https://example.com/old", "expires_at": "2020-01-01T00:00:00"})
+	expired := a.createURL(t, map[string]any{"original_url": "https://example.com/old", "expires_at": "2099-01-01T00:00:00"})
+	wantStatus(t, a.send(t, http.MethodPut, fmt.Sprintf("/urls/%d", jsonID(t, expired["id"])), `{"expires_at":"2020-01-01T00:00:00"}`), http.StatusOK)
 	deleted := a.createURL(t, map[string]any{"original_url": "https://example.com/del"})
 	wantStatus(t, a.delete(t, fmt.Sprintf("/urls/%d", jsonID(t, deleted["id"]))), http.StatusNoContent)
 
 	dry := wantObject(t, a.send(t, http.MethodPost, "/admin/purge", `{"inactive":true,"expired":true,"dry_run":true}`), http.StatusOK)
-	if jsonInt(t, dry["links"]) != 2 || jsonInt(t, dry["events"]) != 2 || dry["dry_run"] != true {
-		t.Errorf("dry run = %v, want 2 links and their 2 created events", dry)
+	if jsonInt(t, dry["links"]) != 2 || jsonInt(t, dry["events"]) != 3 || dry["dry_run"] != true {
+		t.Errorf("dry run = %v, want 2 links with their 2 created events and 1 updated event", dry)
 	}
 	_, total := a.list(t, "/urls")
 	if total != 3 {
@@ -314,7 +333,7 @@ func TestPurge(t *testing.T) {
 	}
 
 	done := wantObject(t, a.send(t, http.MethodPost, "/admin/purge", `{"inactive":true,"expired":true}`), http.StatusOK)
-	if jsonInt(t, done["links"]) != 2 || jsonInt(t, done["events"]) != 2 {
+	if jsonInt(t, done["links"]) != 2 || jsonInt(t, done["events"]) != 3 {
 		t.Errorf("purge = %v", done)
 	}
 	urls, _ := a.list(t, "/urls")
@@ -405,6 +424,37 @@ func TestInvalidUnicodeInBody(t *testing.T) {
 			wantStatus(t, a.send(t, http.MethodPost, "/urls", tt.body), tt.status)
 		})
 	}
+}
+
+func TestExpiresAtInPast(t *testing.T) {
+	a := startAPI(t, Options{})
+	past := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
+	future := time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
+
+	// A create with an expiry that has passed is a mistake: the link
+	// could never redirect.
+	for _, expiry := range []string{"2020-01-01T00:00:00", past, "2020-01-01T02:00:00+02:00"} {
+		t.Run("create "+expiry, func(t *testing.T) {
+			body := mustJSON(t, map[string]any{"original_url": "https://example.com/", "expires_at": expiry})
+			wantError(t, a.send(t, http.MethodPost, "/urls", body), http.StatusUnprocessableEntity, "expires_at")
+		})
+	}
+	if _, total := a.list(t, "/urls"); total != 0 {
+		t.Fatalf("rejected creates stored %d links", total)
+	}
+
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/", "expires_at": future})
+	a.createURL(t, map[string]any{"original_url": "https://example.com/", "expires_at": nil})
+	code := link["short_code"].(string)
+	wantStatus(t, a.get(t, "/"+code), http.StatusFound)
+
+	// An update may set a past expiry, which ends the link at once.
+	path := fmt.Sprintf("/urls/%d", jsonID(t, link["id"]))
+	updated := wantObject(t, a.send(t, http.MethodPut, path, `{"expires_at":"2020-01-01T00:00:00"}`), http.StatusOK)
+	if updated["expires_at"] != "2020-01-01T00:00:00" {
+		t.Errorf("expires_at = %v after the update, want 2020-01-01T00:00:00", updated["expires_at"])
+	}
+	wantStatus(t, a.get(t, "/"+code), http.StatusGone)
 }
 
 func TestClickBeforeDeleteKeepsOrder(t *testing.T) {

@@ -38,6 +38,37 @@ func parsePage(q url.Values) (store.Page, error) {
 	return p, nil
 }
 
+// parseQuery parses the query string of r. r.URL.Query drops a pair that
+// is not valid URL encoding, such as page=%zz or a pair cut by a
+// semicolon, so a list would be served as if the parameter were absent.
+// parseQuery rejects the whole query with a 422 instead, and names the
+// parameter when its name can be read.
+func parseQuery(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err == nil {
+		return q, nil
+	}
+	field := malformedParam(r.URL.RawQuery)
+	return nil, invalidField(field, "malformed query string: %v; percent-encode the characters %%, & and ; in parameter values", err)
+}
+
+// malformedParam returns the name of the first parameter of a raw query
+// whose pair url.ParseQuery rejects, or "" when that name is itself
+// malformed.
+func malformedParam(rawQuery string) string {
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		key, value, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(key)
+		if err != nil || strings.Contains(key, ";") {
+			return ""
+		}
+		if _, err := url.QueryUnescape(value); err != nil || strings.Contains(value, ";") {
+			return name
+		}
+	}
+	return ""
+}
+
 // queryValue returns the first value of a query parameter.
 func queryValue(q url.Values, name string) (string, bool) {
 	vs, ok := q[name]

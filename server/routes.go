@@ -121,11 +121,15 @@ func (s *Server) instrument(rt route) http.Handler {
 		s.codeMetrics = m
 	}
 	h := rt.handle
-	if !rt.public {
-		h = s.authorize(h)
-	}
+
+	// The API key is checked before the rate limit, so that requests
+	// without a valid key cannot use up the writes of a client with a key
+	// at the same address.
 	if strings.HasPrefix(rt.pattern, "POST ") || strings.HasPrefix(rt.pattern, "PUT ") || strings.HasPrefix(rt.pattern, "DELETE ") {
 		h = s.limitRate(h)
+	}
+	if !rt.public {
+		h = s.authorize(h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

@@ -137,6 +137,12 @@ func readNewURL(obj object) (up store.URLUpdate, code string, custom bool, err e
 	if !up.OriginalURL.Set {
 		return up, "", false, invalidField("original_url", "original_url is required")
 	}
+	// A link created already expired could never redirect, so its expiry
+	// is a mistake such as a wrong year or zone. An update may still set
+	// a past expiry, to end a link at once with 410.
+	if expiry := up.ExpiresAt.Value; !expiry.IsZero() && !expiry.After(now()) {
+		return up, "", false, invalidField("expires_at", "expires_at %s is not in the future; send a later time in UTC, or null for no expiry", formatTime(expiry))
+	}
 	code, custom, err = obj.string("short_code")
 	if err != nil {
 		return up, "", false, err
@@ -183,7 +189,10 @@ func (s *Server) createURL(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listURLs(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
 	p, err := parsePage(q)
 	if err != nil {
 		return err
