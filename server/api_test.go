@@ -702,7 +702,6 @@ func TestJSONContentType(t *testing.T) {
 	rejected := []string{
 		"text/plain",
 		"text/plain; charset=utf-8",
-		"application/x-www-form-urlencoded",
 		"multipart/form-data; boundary=x",
 		"application/xml",
 		"text/csv",
@@ -720,9 +719,11 @@ func TestJSONContentType(t *testing.T) {
 	}
 	f.wantUnchanged(t)
 
-	// JSON in any of its spellings, and no Content-Type at all, is read.
+	// JSON in any of its spellings, no Content-Type at all, and the form
+	// type that curl -d sends are read.
 	accepted := []string{
 		"",
+		"application/x-www-form-urlencoded",
 		"application/json",
 		"application/json; charset=utf-8",
 		"Application/JSON; Charset=UTF-8",

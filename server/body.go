@@ -59,9 +59,10 @@ func decodeObject(body []byte) (object, error) {
 }
 
 // checkJSONType rejects a request whose Content-Type names a media type
-// other than application/json or a +json type, with 415. A request
-// without a Content-Type is read as JSON, because many clients send
-// none. Callers check the body first, so that a body that is not a JSON
+// other than application/json, a +json type or a form, with 415. A
+// request without a Content-Type is read as JSON, because many clients
+// send none, and so is a form, because `curl -d` sends a JSON object as
+// one. Callers check the body first, so that a body that is not a JSON
 // object gets its 400 whatever its type.
 func checkJSONType(r *http.Request) error {
 	value := r.Header.Get("Content-Type")
@@ -72,7 +73,7 @@ func checkJSONType(r *http.Request) error {
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		mediaType = ""
 	}
-	if mediaType == "application/json" || strings.HasSuffix(mediaType, "+json") {
+	if mediaType == "application/json" || strings.HasSuffix(mediaType, "+json") || mediaType == "application/x-www-form-urlencoded" {
 		return nil
 	}
 	return &apiError{
