@@ -118,3 +118,29 @@ func TestImportSeesEarlierRows(t *testing.T) {
 		t.Errorf("url count: got %+v, %v; want 1", counts, err)
 	}
 }
+
+// TestImportFillsPages imports links in one transaction and checks that
+// the leaf pages of the code index and of the records are nearly full,
+// where bbolt's default split would leave them half empty.
+func TestImportFillsPages(t *testing.T) {
+	s := openStore(t, nil)
+	urls := make([]URL, 20_000)
+	for i := range urls {
+		urls[i] = URL{ID: uint64(i + 1), ShortCode: fmt.Sprintf("f%d", i+1), OriginalURL: fmt.Sprintf("https://example.com/%d", i), IsActive: true, CreatedAt: now()}
+	}
+	if err := s.ImportURLs(urls); err != nil {
+		t.Fatal(err)
+	}
+	err := s.view(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketURLCodes, bucketURLs} {
+			st := tx.Bucket(name).Stats()
+			if used := float64(st.LeafInuse) / float64(st.LeafAlloc); used < 0.9 {
+				t.Errorf("%s: %d of %d bytes of its leaf pages in use (%.2f), want at least 0.9", name, st.LeafInuse, st.LeafAlloc, used)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
