@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -194,5 +195,35 @@ func TestFullStoreRefusesWritesServesReads(t *testing.T) {
 	}
 	if got := srv.metrics.clicksDropped.Get(); got != clicks {
 		t.Errorf("clicks dropped after shutdown = %d, want all %d", got, clicks)
+	}
+}
+
+// TestClicksIndexedBeforeReads redirects on a store that indexes clicks
+// only when something needs them. The click is written, then waits
+// unindexed, and a read of the link counts it and indexes it.
+func TestClicksIndexedBeforeReads(t *testing.T) {
+	opts := Options{Clicks: RecorderOptions{Flush: 10 * time.Millisecond}}
+	api, _ := startAPIOnStore(t, opts, &store.Options{ClickIndexDelay: time.Hour})
+	link := api.createURL(t, map[string]any{"original_url": "https://example.com/late", "short_code": "late"})
+	wantStatus(t, api.get(t, "/late"), http.StatusFound)
+
+	waitMetric(t, api, "linkbolt_clicks_flushed_total", 1)
+	if got := api.metric(t, "linkbolt_clicks_unindexed"); got != 1 {
+		t.Errorf("linkbolt_clicks_unindexed = %v after the write, want 1", got)
+	}
+
+	resp := api.get(t, fmt.Sprintf("/urls/%v", link["id"]))
+	wantStatus(t, resp, http.StatusOK)
+	var got struct {
+		ClickCount int `json:"click_count"`
+	}
+	if err := json.Unmarshal(resp.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ClickCount != 1 {
+		t.Errorf("click_count = %d, want 1", got.ClickCount)
+	}
+	if got := api.metric(t, "linkbolt_clicks_unindexed"); got != 0 {
+		t.Errorf("linkbolt_clicks_unindexed = %v after the read, want 0", got)
 	}
 }

@@ -75,6 +75,7 @@ func writeStateMetrics(w io.Writer, s *Server) {
 	metrics.WriteCounterUint64(w, "linkbolt_cache_evictions_total", st.Evictions)
 	metrics.WriteGaugeUint64(w, "linkbolt_cache_entries", uint64(s.cache.Len()))
 	metrics.WriteGaugeUint64(w, "linkbolt_click_queue_depth", uint64(max(0, s.clicks.queued())))
+	metrics.WriteGaugeUint64(w, "linkbolt_clicks_unindexed", uint64(max(0, s.store.PendingClicks())))
 	metrics.WriteGaugeUint64(w, "linkbolt_store_file_size_bytes", storeFileSize(s))
 
 	up := uint64(1)
