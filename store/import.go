@@ -107,12 +107,50 @@ func importURL(tx *bolt.Tx, b buckets, u *URL) error {
 		if err := writeURL(b, u, nil); err != nil {
 			return err
 		}
+		if err := countImportedClicks(tx, b, u.ID); err != nil {
+			return err
+		}
 		return addCount(tx, metaURLs, 1)
 	}
 	if err != nil {
 		return err
 	}
 	return writeURL(b, u, &old)
+}
+
+// countImportedClicks sets the click count of a URL that an import adds
+// from the click events already stored for its id, such as those of an
+// events file imported before the URLs, or of a URL deleted and imported
+// again.
+func countImportedClicks(tx *bolt.Tx, b buckets, id uint64) error {
+	var n uint64
+	events := tx.Bucket(bucketEvents)
+	scanPrefix(tx.Bucket(bucketEventURLs), itob(id), func(evID uint64) bool {
+		v := events.Get(itob(evID))
+		if v == nil {
+			return true
+		}
+		if ev, err := decodeEvent(evID, v); err == nil && countsAsClick(&ev) {
+			n++
+		}
+		return true
+	})
+	if n == 0 {
+		return nil
+	}
+	return b.bucket(bucketClicks).Put(itob(id), itob(n))
+}
+
+// addClickCount adds delta to the click count of ev's URL when ev is a
+// click that counts and the URL exists. A count never falls below zero.
+func addClickCount(b buckets, ev *Event, delta int64) error {
+	key := itob(ev.URLID)
+	if !countsAsClick(ev) || b.bucket(bucketURLs).Get(key) == nil {
+		return nil
+	}
+	counts := b.bucket(bucketClicks)
+	n := max(int64(btoi(counts.Get(key)))+delta, 0)
+	return counts.Put(key, itob(uint64(n)))
 }
 
 // reserveDeletedCode keeps the code of a deleted URL reserved after an
@@ -135,10 +173,12 @@ func reserveDeletedCode(b buckets, ev *Event) error {
 }
 
 // ImportEvents upserts events by id in one transaction: all are written or
-// none, in key order at the end as in ImportURLs. The URL and user ids are kept as they are, even when they name no
-// record, as in the seed files. A new click event that is not from a bot
-// adds to its URL's click count, and the created event of a URL that does
-// not exist reserves that URL's code.
+// none, in key order at the end as in ImportURLs. The URL and user ids are
+// kept as they are, even when they name no record, as in the seed files.
+// The click counts follow the click events that are not from bots: a
+// replaced event's click leaves its URL's count and the new one's is
+// added. The created event of a URL that does not exist reserves that
+// URL's code.
 func (s *Store) ImportEvents(events []Event) error {
 	return s.update(s.importEvents(events))
 }
@@ -153,7 +193,6 @@ func (s *Store) importEvents(events []Event) func(*bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketEvents)
 		sorted := newSortedTx(tx)
-		counts := sorted.bucket(bucketClicks)
 		for i := range events {
 			ev := &events[i]
 			if len(ev.Details) == 0 {
@@ -163,14 +202,19 @@ func (s *Store) importEvents(events []Event) func(*bolt.Tx) error {
 			switch {
 			case err == nil:
 				err = writeEvent(sorted, ev, &old)
+				if err == nil {
+					err = addClickCount(sorted, &old, -1)
+				}
+				if err == nil {
+					err = addClickCount(sorted, ev, 1)
+				}
 			case isNotFound(err):
 				err = writeEvent(sorted, ev, nil)
 				if err == nil {
 					err = addCount(tx, metaEvents, 1)
 				}
-				if err == nil && countsAsClick(ev) && sorted.bucket(bucketURLs).Get(itob(ev.URLID)) != nil {
-					key := itob(ev.URLID)
-					err = counts.Put(key, itob(btoi(counts.Get(key))+1))
+				if err == nil {
+					err = addClickCount(sorted, ev, 1)
 				}
 			}
 			if err == nil {

@@ -638,3 +638,51 @@ func TestDamagedPagesFailWritesWithoutCrash(t *testing.T) {
 		t.Error("no write reached a damaged page; the test damaged the wrong pages")
 	}
 }
+
+// TestImportedEventsKeepClickCounts replaces events by id and imports
+// click events before their URL. Every click count must equal the URL's
+// click events that are not from bots, as check requires.
+func TestImportedEventsKeepClickCounts(t *testing.T) {
+	s := openStore(t, nil)
+	ts := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	urls := []URL{
+		{ID: 1, ShortCode: "one", OriginalURL: "https://example.com/1", IsActive: true, CreatedAt: ts},
+		{ID: 2, ShortCode: "two", OriginalURL: "https://example.com/2", IsActive: true, CreatedAt: ts},
+	}
+	if err := s.ImportURLs(urls); err != nil {
+		t.Fatal(err)
+	}
+	click := func(id, url uint64) Event {
+		return Event{ID: id, URLID: url, Type: EventClick, Timestamp: ts}
+	}
+	if err := s.ImportEvents([]Event{click(10, 1), click(11, 1), click(12, 1), click(20, 50), click(21, 50)}); err != nil {
+		t.Fatal(err)
+	}
+	// Event 10 stops being a click, event 11 moves to url 2, and event 13
+	// is a view that becomes a click of url 2.
+	view := click(13, 2)
+	view.Type = "view"
+	if err := s.ImportEvents([]Event{view}); err != nil {
+		t.Fatal(err)
+	}
+	replaced := []Event{click(10, 1), click(11, 2), click(13, 2)}
+	replaced[0].Type = "view"
+	if err := s.ImportEvents(replaced); err != nil {
+		t.Fatal(err)
+	}
+	late := URL{ID: 50, ShortCode: "late", OriginalURL: "https://example.com/50", IsActive: true, CreatedAt: ts}
+	if err := s.ImportURLs([]URL{late}); err != nil {
+		t.Fatal(err)
+	}
+
+	for id, want := range map[uint64]uint64{1: 1, 2: 2, 50: 2} {
+		u, err := s.GetURL(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.ClickCount != want {
+			t.Errorf("url %d: click count %d, want %d", id, u.ClickCount, want)
+		}
+	}
+	checkClean(t, s)
+}
