@@ -1012,9 +1012,9 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "restart.db")
 
-			// A flush interval of an hour keeps every click queued until
+			// The longest flush interval keeps every click queued until
 			// the shutdown writes it.
-			p := startServer(t, db, "--click-flush", "1h")
+			p := startServer(t, db, "--click-flush", "1m")
 			res := p.sendJSON(t, http.MethodPost, "/users", map[string]any{"username": "restart", "email": "restart@example.com"})
 			expectStatus(t, "POST /users", res, http.StatusCreated)
 			var user apiUser

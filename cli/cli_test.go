@@ -846,6 +846,8 @@ func TestServeFlagRanges(t *testing.T) {
 		{name: "click queue at the bound", args: []string{"--click-queue", "10000000"}, wantCode: exitFailure, wantErr: opened},
 		{name: "click queue default", args: []string{"--click-queue", "0"}, wantCode: exitFailure, wantErr: opened},
 		{name: "click flush negative", args: []string{"--click-flush", "-1ms"}, wantCode: exitUsage, wantErr: []string{"invalid --click-flush -1ms"}},
+		{name: "click flush too long", args: []string{"--click-flush", "1000h"}, wantCode: exitUsage, wantErr: []string{"invalid --click-flush 1000h0m0s", "0 to 1m0s"}},
+		{name: "click flush at the bound", args: []string{"--click-flush", "1m"}, wantCode: exitFailure, wantErr: opened},
 		{name: "empty db", args: []string{"--db", ""}, wantCode: exitUsage, wantErr: []string{"missing --db FILE"}},
 		{name: "redirect status 0", args: []string{"--redirect-status", "0"}, wantCode: exitUsage, wantErr: []string{"invalid --redirect-status 0", "301, 302, 307 or 308"}},
 		{name: "redirect status 303", args: []string{"--redirect-status", "303"}, wantCode: exitUsage, wantErr: []string{"invalid --redirect-status 303", "301, 302, 307 or 308"}},

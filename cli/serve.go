@@ -35,6 +35,10 @@ const (
 	// startup, and at 80 bytes a click on 64-bit platforms this bound
 	// takes about 800 MB.
 	maxClickQueue = 10_000_000
+
+	// maxClickFlush bounds --click-flush, the part of the window of clicks
+	// that a crash loses which the operator chooses.
+	maxClickFlush = time.Minute
 )
 
 // serveOptions are the flags of the serve command.
@@ -109,7 +113,7 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		"cache-size":           fmt.Sprintf("an integer from %d to %d", cache.MinSize, math.MaxInt),
 		"redirect-status":      "301, 302, 307 or 308",
 		"click-queue":          fmt.Sprintf("an integer from 1 to %d, or 0 for the default of %d", maxClickQueue, server.DefaultClickQueue),
-		"click-flush":          fmt.Sprintf("a duration such as 10ms, or 0 for the default of %s", server.DefaultClickFlush),
+		"click-flush":          fmt.Sprintf("a duration up to %s such as 10ms, or 0 for the default of %s", maxClickFlush, server.DefaultClickFlush),
 		"shutdown-timeout":     "a duration above 0, such as 15s",
 		"rate-limit":           "a finite number of requests per second, at least 0 (0 turns the limit off)",
 		"rate-burst":           fmt.Sprintf("an integer from 0 to %d (0 means the rate limit rounded up)", math.MaxInt),
@@ -182,9 +186,9 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("invalid --click-queue %d: use 1 to %d, or 0 for the default of %d",
 			o.clickQueue, maxClickQueue, server.DefaultClickQueue)
 	}
-	if o.clickFlush < 0 {
-		return fmt.Errorf("invalid --click-flush %s: must not be negative; 0 means the default of %s",
-			o.clickFlush, server.DefaultClickFlush)
+	if o.clickFlush < 0 || o.clickFlush > maxClickFlush {
+		return fmt.Errorf("invalid --click-flush %s: use 0 to %s; 0 means the default of %s",
+			o.clickFlush, maxClickFlush, server.DefaultClickFlush)
 	}
 	if math.IsNaN(o.rateLimit) || math.IsInf(o.rateLimit, 0) || o.rateLimit < 0 {
 		return fmt.Errorf("invalid --rate-limit %g: use a finite number of requests per second, at least 0 (0 turns the limit off)", o.rateLimit)

@@ -255,6 +255,9 @@ func parseTime(s string) (time.Time, error) {
 			if t.Year() < 1 || t.Year() > 9999 {
 				return time.Time{}, errors.New("timestamp is outside the years 1 to 9999")
 			}
+			if t.IsZero() {
+				return time.Time{}, errors.New("timestamp 0001-01-01T00:00:00 is the zero time, which stands for no time; use a later one")
+			}
 			return t, nil
 		}
 	}

@@ -448,8 +448,18 @@ func TestExpiresAtInPast(t *testing.T) {
 	code := link["short_code"].(string)
 	wantStatus(t, a.get(t, "/"+code), http.StatusFound)
 
-	// An update may set a past expiry, which ends the link at once.
+	// The zero time stands for no expiry in the store, so it is rejected
+	// in every spelling rather than taken as a request to clear it.
 	path := fmt.Sprintf("/urls/%d", jsonID(t, link["id"]))
+	for _, zero := range []string{"0001-01-01T00:00:00", "0001-01-01 00:00:00.5", "0001-01-01T01:00:00+01:00", "0001-01-01T00:00:00Z"} {
+		t.Run("update to "+zero, func(t *testing.T) {
+			body := mustJSON(t, map[string]any{"expires_at": zero})
+			wantError(t, a.send(t, http.MethodPut, path, body), http.StatusUnprocessableEntity, "expires_at")
+		})
+	}
+	wantStatus(t, a.get(t, "/"+code), http.StatusFound)
+
+	// An update may set a past expiry, which ends the link at once.
 	updated := wantObject(t, a.send(t, http.MethodPut, path, `{"expires_at":"2020-01-01T00:00:00"}`), http.StatusOK)
 	if updated["expires_at"] != "2020-01-01T00:00:00" {
 		t.Errorf("expires_at = %v after the update, want 2020-01-01T00:00:00", updated["expires_at"])

@@ -686,7 +686,7 @@ func parseCSVDetails(cell string) (json.RawMessage, error) {
 // YYYY-MM-DDTHH:MM:SS, each with optional fractional seconds and an
 // optional Z or ±HH:MM offset. A time without an offset is UTC. The result
 // must fall in the years 1 to 9999, the range that time.Time encodes as
-// JSON.
+// JSON, and after the zero time, which the store reads as no time.
 func parseCSVTime(column, cell string) (time.Time, error) {
 	if cell == "" {
 		return time.Time{}, fmt.Errorf("%s is empty", column)
@@ -694,6 +694,10 @@ func parseCSVTime(column, cell string) (time.Time, error) {
 	t, ok := parseTimestamp(cell)
 	if !ok {
 		return time.Time{}, fmt.Errorf("%s %s is not a YYYY-MM-DD HH:MM:SS or RFC 3339 time",
+			column, quoteCell(cell))
+	}
+	if t.IsZero() {
+		return time.Time{}, fmt.Errorf("%s %s is the zero time 0001-01-01 00:00:00, which stands for no time; use a later one",
 			column, quoteCell(cell))
 	}
 	return t, nil

@@ -1309,3 +1309,14 @@ func BenchmarkParseURLsCSV(b *testing.B) {
 		}
 	}
 }
+
+func TestParseCSVTimeRejectsZeroTime(t *testing.T) {
+	for _, cell := range []string{"0001-01-01 00:00:00", "0001-01-01T01:00:00+01:00", "0001-01-01 00:00:00.9"} {
+		if _, err := parseCSVTime("created_at", cell); err == nil || !strings.Contains(err.Error(), "zero time") {
+			t.Errorf("parseCSVTime(%q) = %v, want an error naming the zero time", cell, err)
+		}
+	}
+	if _, err := parseCSVTime("created_at", "0001-01-01 00:00:01"); err != nil {
+		t.Errorf("the second after the zero time: %v", err)
+	}
+}
