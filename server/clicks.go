@@ -152,6 +152,7 @@ func (rec *recorder) close() error {
 func (rec *recorder) run() {
 	defer close(rec.done)
 	batch := make([]store.Click, 0, maxClickBatch)
+	var waiting []chan struct{}
 	rec.timer = time.NewTimer(time.Hour)
 	rec.timer.Stop()
 	for {
@@ -173,14 +174,31 @@ func (rec *recorder) run() {
 		case <-rec.timer.C:
 			batch = rec.commit(batch)
 		case reply := <-rec.flushes:
+			// Every reader that waits by now shares one commit, so that
+			// many concurrent reads cost one fsync, not one each.
+			waiting = rec.waitingFlushes(append(waiting[:0], reply))
 			batch = rec.commitWith(rec.drain(batch), rec.store.FlushClicks)
-			close(reply)
+			for _, r := range waiting {
+				close(r)
+			}
 		case <-rec.closing:
 			// closed is set, so commit drops what it cannot write.
 			rec.holding = false
 			batch = rec.commit(rec.drain(batch))
 			rec.timer.Stop()
 			return
+		}
+	}
+}
+
+// waitingFlushes appends the flush requests that are already waiting.
+func (rec *recorder) waitingFlushes(replies []chan struct{}) []chan struct{} {
+	for {
+		select {
+		case reply := <-rec.flushes:
+			replies = append(replies, reply)
+		default:
+			return replies
 		}
 	}
 }
