@@ -657,6 +657,7 @@ func TestBodyNotAnObject(t *testing.T) {
 		{name: "trailing object", contentType: "application/json", body: func(v string) string { return v + " {}" }},
 		{name: "trailing text", contentType: "application/json", body: func(v string) string { return v + "x" }},
 		{name: "two objects", contentType: "application/json", body: func(v string) string { return v + v }},
+		{name: "byte order mark", contentType: "application/json", body: func(v string) string { return "\uFEFF" + v }},
 	}
 	for _, ep := range endpoints {
 		for _, b := range bodies {
@@ -2717,5 +2718,14 @@ func TestStoreClosed(t *testing.T) {
 			}
 			wantError(t, a.do(t, req), http.StatusServiceUnavailable, "")
 		})
+	}
+}
+
+func TestBodyByteOrderMarkNamed(t *testing.T) {
+	a := startAPI(t, Options{})
+	resp := a.send(t, http.MethodPost, "/urls", "\uFEFF"+`{"original_url":"https://example.com/"}`)
+	wantError(t, resp, http.StatusBadRequest, "")
+	if !strings.Contains(string(resp.body), "byte order mark") {
+		t.Errorf("error %s does not name the byte order mark", resp.body)
 	}
 }

@@ -41,6 +41,9 @@ func decodeObject(body []byte) (object, error) {
 	if len(trimmed) == 0 {
 		return nil, badRequest("request body is empty; send a JSON object")
 	}
+	if bytes.HasPrefix(trimmed, []byte("\uFEFF")) {
+		return nil, badRequest("request body starts with a UTF-8 byte order mark; send the JSON object without it")
+	}
 	if trimmed[0] != '{' {
 		return nil, badRequest("request body must be a JSON object")
 	}
