@@ -56,10 +56,39 @@ func damagedDB(t *testing.T) string {
 	return db
 }
 
+// pendingClicksDB returns a backup of the fixture file taken while three
+// recorded clicks wait to be indexed, as a backup under load or a crash
+// leaves them.
+func pendingClicksDB(t *testing.T) string {
+	t.Helper()
+	s, err := store.Open(importedDB(t), &store.Options{ClickIndexDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clicks := make([]store.Click, 3)
+	for i := range clicks {
+		clicks[i] = store.Click{URLID: 1, Time: time.Now()}
+	}
+	if err := s.RecordClicks(clicks); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := s.Backup(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "pending.db")
+	if err := os.WriteFile(backup, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return backup
+}
+
 func TestCheckCommand(t *testing.T) {
 	clearEnv(t)
 	clean := importedDB(t)
 	damaged := damagedDB(t)
+	pending := pendingClicksDB(t)
 
 	tests := []struct {
 		name     string
@@ -73,6 +102,12 @@ func TestCheckCommand(t *testing.T) {
 			db:       clean,
 			wantCode: exitOK,
 			wantOut:  []string{"checked " + clean + ":", "schema version 1", "records: 2 users, 3 urls, 2 events", "no problems found"},
+		},
+		{
+			name:     "clicks not yet indexed",
+			db:       pending,
+			wantCode: exitOK,
+			wantOut:  []string{"records: 2 users, 3 urls, 5 events", "3 clicks not yet indexed", "no problems found"},
 		},
 		{
 			name:     "damaged file",
