@@ -234,7 +234,11 @@ func (o object) timestamp(name string) (value time.Time, ok bool, err error) {
 	if err == nil {
 		value, err = parseTime(s)
 	}
-	if err != nil {
+	var rangeErr *timeRangeError
+	switch {
+	case errors.As(err, &rangeErr):
+		return time.Time{}, true, invalidField(name, "%s %s", name, rangeErr.reason)
+	case err != nil:
 		return time.Time{}, true, invalidField(name, "%s must be a timestamp such as 2025-09-19T22:25:05", name)
 	}
 	return value, true, nil
@@ -248,23 +252,47 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 }
 
+// timeRangeError is a timestamp that parses but cannot be stored.
+type timeRangeError struct {
+	reason string
+}
+
+func (e *timeRangeError) Error() string {
+	return "timestamp " + e.reason
+}
+
 // parseTime parses a timestamp and returns it in UTC, in whole seconds.
 func parseTime(s string) (time.Time, error) {
 	var err error
 	for _, layout := range timeLayouts {
 		var t time.Time
 		if t, err = time.Parse(layout, s); err == nil {
+			if !validOffset(s) {
+				return time.Time{}, &timeRangeError{"has a zone offset outside -23:59 to +23:59"}
+			}
 			t = t.UTC().Truncate(time.Second)
 			if t.Year() < 1 || t.Year() > 9999 {
-				return time.Time{}, errors.New("timestamp is outside the years 1 to 9999")
+				return time.Time{}, &timeRangeError{"is outside the years 1 to 9999 in UTC"}
 			}
 			if t.IsZero() {
-				return time.Time{}, errors.New("timestamp 0001-01-01T00:00:00 is the zero time, which stands for no time; use a later one")
+				return time.Time{}, &timeRangeError{"is 0001-01-01T00:00:00, the zero time, which stands for no time; use a later one"}
 			}
 			return t, nil
 		}
 	}
 	return time.Time{}, err
+}
+
+// validOffset reports whether a timestamp that ends in a ±HH:MM offset has
+// an hour below 24 and a minute below 60, which RFC 3339 requires and
+// time.Parse does not check.
+func validOffset(s string) bool {
+	n := len(s)
+	if n < 6 || (s[n-6] != '+' && s[n-6] != '-') || s[n-3] != ':' {
+		return true
+	}
+	hour, minute := s[n-5:n-3], s[n-2:]
+	return hour < "24" && minute < "60"
 }
 
 // formatTime formats a timestamp for a response: UTC, seconds, no zone.

@@ -74,8 +74,10 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*st
 		return body.explain(err)
 	}
 
-	// Imported rows may replace links under their codes.
+	// Imported rows may replace links under their codes, and events may
+	// change click counts.
 	s.cache.Purge()
+	s.limits.reset()
 	writeJSON(w, http.StatusCreated, bulkResult{Imported: n, Count: n})
 	return nil
 }

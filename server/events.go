@@ -68,6 +68,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.limits.forget(ev.URLID)
 	writeJSON(w, http.StatusCreated, eventView(ev))
 	return nil
 }

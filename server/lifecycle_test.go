@@ -418,6 +418,9 @@ func TestInvalidUnicodeInBody(t *testing.T) {
 		{"escaped replacement char kept", `{"original_url":"https://example.com/","title":"\ufffd"}`, http.StatusCreated},
 		{"year past 9999", `{"original_url":"https://example.com/","expires_at":"9999-12-31T23:59:59-23:59"}`, http.StatusUnprocessableEntity},
 		{"year zero", `{"original_url":"https://example.com/","expires_at":"0000-01-01T00:00:00+01:00"}`, http.StatusUnprocessableEntity},
+		{"offset hour 24", `{"original_url":"https://example.com/","expires_at":"2099-01-01T00:00:00+24:00"}`, http.StatusUnprocessableEntity},
+		{"offset minute 60", `{"original_url":"https://example.com/","expires_at":"2099-01-01T00:00:00-00:60"}`, http.StatusUnprocessableEntity},
+		{"offset 23:59", `{"original_url":"https://example.com/","expires_at":"2099-01-01T00:00:00+23:59"}`, http.StatusCreated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,5 +503,28 @@ func TestBotMarkedWithoutClickLimit(t *testing.T) {
 	got := wantObject(t, a.get(t, fmt.Sprintf("/urls/%d", id)), http.StatusOK)
 	if jsonInt(t, got["click_count"]) != 0 {
 		t.Errorf("click_count = %v, want 0", got["click_count"])
+	}
+}
+
+func TestTimestampRangeErrorsNamed(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/"})
+	tests := []struct {
+		timestamp string
+		reason    string
+	}{
+		{"0001-01-01T00:00:00", "zero time"},
+		{"9999-12-31T23:59:59-01:00", "years 1 to 9999"},
+		{"2025-01-01T00:00:00+24:00", "zone offset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.timestamp, func(t *testing.T) {
+			body := mustJSON(t, map[string]any{"event_type": "share", "url_id": link["id"], "timestamp": tt.timestamp})
+			resp := a.send(t, http.MethodPost, "/events", body)
+			wantError(t, resp, http.StatusUnprocessableEntity, "timestamp")
+			if !strings.Contains(string(resp.body), tt.reason) {
+				t.Errorf("error %s does not say %q", resp.body, tt.reason)
+			}
+		})
 	}
 }

@@ -44,9 +44,19 @@ func (l *clickLimits) count(id, limit, add uint64, load func() uint64) bool {
 	return true
 }
 
-// forget drops the count of a deleted link.
+// forget drops the count of link id, so that its next limited click loads
+// the stored count again: after the link is deleted or updated, or gets a
+// click event through the API.
 func (l *clickLimits) forget(id uint64) {
 	l.mu.Lock()
 	delete(l.counts, id)
+	l.mu.Unlock()
+}
+
+// reset drops every count, after a bulk import that may change the click
+// counts of any link.
+func (l *clickLimits) reset() {
+	l.mu.Lock()
+	clear(l.counts)
 	l.mu.Unlock()
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -101,4 +102,39 @@ func TestExpiredLinkIsGone(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClickLimitFollowsAPIWrites uses up part of a link's click limit with
+// redirects, then changes its clicks through the API. The redirect must
+// follow the stored count: click events added with POST /events or a bulk
+// import count toward the limit, and clicks that a bulk import turns into
+// other events give room again.
+func TestClickLimitFollowsAPIWrites(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/", "short_code": "lim", "max_clicks": 4})
+	id := jsonID(t, link["id"])
+	wantStatus(t, a.get(t, "/lim"), http.StatusFound)
+
+	// Two clicks through the API leave one of the four.
+	for range 2 {
+		body := fmt.Sprintf(`{"event_type":"click","url_id":%d}`, id)
+		wantStatus(t, a.send(t, http.MethodPost, "/events", body), http.StatusCreated)
+	}
+	wantStatus(t, a.get(t, "/lim"), http.StatusFound)
+	wantStatus(t, a.get(t, "/lim"), http.StatusGone)
+
+	// The import turns every click of the link into a view, so the stored
+	// count falls to 0 and the limit allows four clicks again.
+	evs := a.events(t, fmt.Sprintf("url_id=%d&event_type=click", id))
+	csv := "id,url_id,user_id,event_type,timestamp,details\n"
+	for _, ev := range evs {
+		csv += fmt.Sprintf("%d,%d,,view,2026-12-04 10:00:00,\n", jsonID(t, ev["id"]), id)
+	}
+	wantStatus(t, a.postCSV(t, "/events/bulk", csv), http.StatusCreated)
+	for i := range 4 {
+		if got := a.get(t, "/lim").status; got != http.StatusFound {
+			t.Fatalf("redirect %d after the import: status %d, want 302", i+1, got)
+		}
+	}
+	wantStatus(t, a.get(t, "/lim"), http.StatusGone)
 }

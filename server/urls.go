@@ -258,6 +258,7 @@ func (s *Server) updateURL(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.cache.Remove(u.ShortCode)
+	s.limits.forget(u.ID)
 	writeJSON(w, http.StatusOK, s.urlView(u))
 	return nil
 }
