@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,11 +12,7 @@ import (
 // serveProfiles serves the Go runtime profiles on their own listener, so
 // that they are never reachable through the API's address. It returns a
 // function that closes the listener.
-func serveProfiles(addr string, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on --pprof-addr %s: %w", addr, err)
-	}
+func serveProfiles(ln net.Listener, log *slog.Logger) func() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -35,5 +30,5 @@ func serveProfiles(addr string, log *slog.Logger) (func(), error) {
 			log.Error("profile server stopped", "error", err)
 		}
 	}()
-	return func() { srv.Close() }, nil
+	return func() { srv.Close() }
 }

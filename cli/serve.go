@@ -266,6 +266,13 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
 	defer ln.Close()
+	var profiles net.Listener
+	if o.pprofAddr != "" {
+		if profiles, err = net.Listen("tcp", o.pprofAddr); err != nil {
+			return fmt.Errorf("listen on --pprof-addr %s: %w", o.pprofAddr, err)
+		}
+		defer profiles.Close()
+	}
 
 	clusterOpts, _ := o.clusterOptions()
 	var storeOpts *store.Options
@@ -323,12 +330,8 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 		log.Warn("the API is open to anyone who can reach this address; set LINKBOLT_API_KEYS or --api-keys-file", "addr", srv.Addr())
 	}
 
-	if o.pprofAddr != "" {
-		stopProfiles, err := serveProfiles(o.pprofAddr, log)
-		if err != nil {
-			return err
-		}
-		defer stopProfiles()
+	if profiles != nil {
+		defer serveProfiles(profiles, log)()
 	}
 
 	serveErr := make(chan error, 1)
