@@ -197,11 +197,16 @@ wrk_pairs() {
 
 # run_bench NAME ARGS... runs `linkbolt bench --output json` and saves the
 # report as NAME.json. The bench command stops by itself after --duration;
-# the timeout also bounds its seeding.
+# the timeout also bounds its seeding. A non-zero exit, such as 5 when a
+# request got no response, stops the script.
 run_bench() {
-  local name=$1
+  local name=$1 status=0
   shift
-  timeout 300 "$work/linkbolt" bench --output json "$@" >"$results/$name.json"
+  timeout 300 "$work/linkbolt" bench --output json "$@" >"$results/$name.json" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "run.sh: linkbolt bench $name exited with $status; its report, if any, is in $results/$name.json" >&2
+    exit "$status"
+  fi
 }
 
 # metric URL NAME prints the value of a metric of a linkbolt server.

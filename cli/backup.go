@@ -86,13 +86,14 @@ func runBackup(ctx context.Context, out io.Writer, o *backupOptions) error {
 }
 
 // checkBackupTarget returns an error unless a backup may be written to
-// path: path must not exist, or with force be a regular file that no
-// process holds locked as a database. A usage error names a path that
-// exists, and an error wrapping store.ErrInUse a locked one.
+// path: path must not exist, in a directory that does, or with force be a
+// regular file that no process holds locked as a database. A usage error
+// names a path that exists, and an error wrapping store.ErrInUse a locked
+// one.
 func checkBackupTarget(path string, force bool) error {
 	info, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return checkBackupDir(path)
 	}
 	if err != nil {
 		return fmt.Errorf("check --out: %w", err)
@@ -110,6 +111,22 @@ func checkBackupTarget(path string, force bool) error {
 			path, store.ErrInUse)
 	}
 	return nil
+}
+
+// checkBackupDir returns an error when the directory of path does not
+// exist. The error names path, not the temporary file that the download
+// would have failed to create beside it.
+func checkBackupDir(path string) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return missingBackupDir(path)
+	}
+	return nil
+}
+
+func missingBackupDir(path string) error {
+	return fmt.Errorf("--out %s: directory %s does not exist; create it first, or choose a path in an existing directory",
+		path, filepath.Dir(path))
 }
 
 // describeFileType names the type of a file that is not a regular one.
@@ -145,8 +162,12 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	// A new name of its own, rather than path.tmp, leaves any file of that
 	// name alone.
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The directory was removed after checkBackupTarget.
+		return 0, missingBackupDir(path)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("create backup file: %w", err)
+		return 0, fmt.Errorf("create a temporary file beside --out %s: %w", path, err)
 	}
 	tmp := f.Name()
 	defer func() {

@@ -85,6 +85,10 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 			"schedule, whether or not earlier ones were answered, so that the latencies include\n" +
 			"the time requests queue at the server. Redirects are not followed: a 3xx answer is\n" +
 			"a success. Latency percentiles are estimated with a t-digest; the maximum is exact.\n\n" +
+			"After the load bench prints the report, then exits with 5 if any request got no\n" +
+			"response (connection refused or reset, or no answer within --timeout). A run in which\n" +
+			"every request got a response exits 0, error statuses included, unless none of them\n" +
+			"succeeded (exit 1).\n\n" +
 			"Mixes:\n" +
 			"  redirect   GET of seeded codes\n" +
 			"  hackathon  80% redirects, 10% GET /urls pages, 7% POST /urls, 3% GET /health\n" +
@@ -169,12 +173,13 @@ func checkBuckets(bounds []time.Duration) error {
 }
 
 // checkLoopback rejects a server host that is not a loopback address or
-// localhost, unless remote targets are allowed.
-func checkLoopback(server string, allowRemote bool) error {
+// localhost, unless remote targets are allowed. flag names the source of
+// the server URL in the error.
+func checkLoopback(server, flag string, allowRemote bool) error {
 	if allowRemote {
 		return nil
 	}
-	base, err := parseServerURL(server)
+	base, err := parseServerURL(server, flag)
 	if err != nil {
 		return err
 	}
@@ -185,16 +190,16 @@ func checkLoopback(server string, allowRemote bool) error {
 	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("--server host %q is not a loopback address: bench sends load only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given", host)
+	return fmt.Errorf("%s host %q is not a loopback address: bench sends load only to 127.0.0.0/8, ::1 or localhost unless --allow-remote is given", flag, host)
 }
 
 // runBench seeds or reuses the links, runs the load and prints the report.
-// It returns an error after the report when no request succeeded.
+// After the report it returns the error of benchReport.failure, if any.
 func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 	if err := o.validate(); err != nil {
 		return usageError{err}
 	}
-	if err := checkLoopback(o.client.server, o.allowRemote); err != nil {
+	if err := checkLoopback(o.client.server, o.client.flagName("server"), o.allowRemote); err != nil {
 		return usageError{err}
 	}
 	c, err := newAPIClient(&o.client)
@@ -293,18 +298,26 @@ func attack(ctx context.Context, o *benchOptions, transport http.RoundTripper, t
 	client.CloseIdleConnections()
 }
 
-// failure returns the error of a run in which no request succeeded: an
-// *unavailableError when no request got a response at all.
+// failure returns the error that bench exits with after printing the
+// report. Requests that got no response, because the server could not be
+// reached, reset the connection or sent no response within --timeout, give
+// an *unavailableError even when others succeeded, so that a run against
+// a server that went down mid-run does not exit 0. A run in which every
+// request got a response returns nil, whatever the statuses, unless none
+// of them succeeded.
 func (r *benchReport) failure(server string) error {
+	if r.NoResponse > 0 {
+		sample := r.noResponseSample
+		if sample == "" {
+			sample = "no response"
+		}
+		return &unavailableError{
+			op:  "bench " + server,
+			err: fmt.Errorf("%d of %d requests got no response, such as: %s", r.NoResponse, r.Requests, sample),
+		}
+	}
 	if r.Requests == 0 || r.Successful > 0 {
 		return nil
-	}
-	if r.NoResponse == r.Requests {
-		sample := "no response"
-		if len(r.ErrorSamples) > 0 {
-			sample = r.ErrorSamples[0]
-		}
-		return &unavailableError{op: "bench " + server, err: errors.New(sample)}
 	}
 	codes := make([]string, 0, len(r.StatusCodes))
 	for code := range r.StatusCodes {

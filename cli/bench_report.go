@@ -26,6 +26,10 @@ type benchStats struct {
 	kinds      [numKinds]kindReport
 	samples    []string
 
+	// noResponseSample is the error of the first request that got no
+	// response.
+	noResponseSample string
+
 	// firstSent, lastSent and lastDone bound the run: the first and last
 	// request sent, and the last response received.
 	firstSent, lastSent, lastDone time.Time
@@ -72,6 +76,9 @@ func (s *benchStats) add(res *vegeta.Result, kind benchKind) {
 	switch {
 	case res.Code == 0:
 		s.noResponse++
+		if s.noResponseSample == "" {
+			s.noResponseSample = truncateText(res.Error, 200)
+		}
 	default:
 		s.codes[int(res.Code)]++
 	}
@@ -122,6 +129,10 @@ type benchReport struct {
 	Kinds        map[string]kindReport `json:"kinds"`
 	ErrorSamples []string              `json:"error_samples"`
 	Histogram    []histogramBucket     `json:"histogram,omitempty"`
+
+	// noResponseSample is the error of the first request that got no
+	// response, for the error that bench exits with.
+	noResponseSample string
 }
 
 // latencyReport holds latency percentiles in milliseconds.
@@ -168,6 +179,8 @@ func (s *benchStats) report(o *benchOptions, server string) *benchReport {
 		StatusCodes:  make(map[string]uint64, len(s.codes)),
 		Kinds:        make(map[string]kindReport),
 		ErrorSamples: slices.Clip(append([]string{}, s.samples...)),
+
+		noResponseSample: s.noResponseSample,
 	}
 	if o.mix != mixCreate {
 		r.Links = o.links

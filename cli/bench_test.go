@@ -569,7 +569,7 @@ func TestCheckLoopback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkLoopback(tt.server, tt.allowRemote)
+			err := checkLoopback(tt.server, "--server", tt.allowRemote)
 			if (err != nil) != tt.wantErr {
 				t.Errorf("checkLoopback(%q, %v) = %v, want error %v", tt.server, tt.allowRemote, err, tt.wantErr)
 			}
@@ -597,5 +597,66 @@ func TestRejectRemote(t *testing.T) {
 				t.Errorf("rejectRemote(%q) = %v, want error %v", tt.address, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestBenchServerDiesMidRun(t *testing.T) {
+	clearEnv(t)
+
+	// After answering served load requests, the server stops accepting
+	// connections and resets those it has, as a process that died would.
+	const served = 20
+	var (
+		ts    atomic.Pointer[httptest.Server]
+		count atomic.Int64
+		once  sync.Once
+	)
+	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "dies.db"), nil, server.Options{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Vegeta-Attack") == benchAttackName && count.Add(1) > served {
+				once.Do(func() { ts.Load().Listener.Close() })
+				panic(http.ErrAbortHandler)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ts.Store(s.http)
+
+	res := s.cli(t, "bench", "--mix", "create", "--rate", "200", "--duration", "500ms", "--output", "json")
+	expectExit(t, res, exitUnavailable, "requests got no response", "bench "+s.url)
+	var rep benchReport
+	decodeOutput(t, res, &rep)
+	if rep.Successful != served {
+		t.Errorf("successful = %d, want %d", rep.Successful, served)
+	}
+	if rep.NoResponse == 0 || rep.NoResponse != rep.Requests-served {
+		t.Errorf("no_response = %d of %d requests, want every request after the first %d", rep.NoResponse, rep.Requests, served)
+	}
+}
+
+func TestBenchErrorStatusesExitZero(t *testing.T) {
+	clearEnv(t)
+
+	// Every other load request gets a 503 from a server that stays up.
+	var count atomic.Int64
+	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "errors.db"), nil, server.Options{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Vegeta-Attack") == benchAttackName && count.Add(1)%2 == 0 {
+				http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+
+	rep := runBenchJSON(t, s, "--mix", "create", "--rate", "100", "--duration", "300ms")
+	if rep.StatusCodes["503"] == 0 {
+		t.Errorf("status codes %v, want some 503", rep.StatusCodes)
+	}
+	if rep.Successful == 0 {
+		t.Errorf("successful = 0, want the requests that got 201")
+	}
+	if rep.NoResponse != 0 {
+		t.Errorf("no_response = %d, want 0", rep.NoResponse)
 	}
 }

@@ -580,7 +580,7 @@ func TestEnvServe(t *testing.T) {
 			name:     "LINKBOLT_CACHE_SIZE zero used without flag",
 			env:      map[string]string{"LINKBOLT_CACHE_SIZE": "0"},
 			wantCode: exitUsage,
-			wantErr:  []string{"cache-size"},
+			wantErr:  []string{"invalid LINKBOLT_CACHE_SIZE 0"},
 		},
 	}
 	for _, tt := range tests {
@@ -836,13 +836,13 @@ func TestServeFlagRanges(t *testing.T) {
 		{name: "rate limit Inf", args: []string{"--rate-limit", "Inf"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit +Inf", "finite", "at least 0"}},
 		{name: "rate limit NaN", args: []string{"--rate-limit", "NaN"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit NaN"}},
 		{name: "rate limit negative", args: []string{"--rate-limit", "-1"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit -1", "at least 0"}},
-		{name: "rate limit from env", env: map[string]string{"LINKBOLT_RATE_LIMIT": "-Inf"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit -Inf"}},
+		{name: "rate limit from env", env: map[string]string{"LINKBOLT_RATE_LIMIT": "-Inf"}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_RATE_LIMIT -Inf"}},
 		{name: "rate burst negative", args: []string{"--rate-limit", "1", "--rate-burst", "-5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst -5", "at least 0"}},
 		{name: "rate burst without rate", args: []string{"--rate-burst", "5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst 5", "--rate-limit above 0"}},
 		{name: "rate limit and burst", args: []string{"--rate-limit", "0.5", "--rate-burst", "3"}, wantCode: exitFailure, wantErr: opened},
 		{name: "click queue negative", args: []string{"--click-queue", "-1"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue -1", "1 to 10000000"}},
 		{name: "click queue too large", args: []string{"--click-queue", "10000001"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue 10000001", "1 to 10000000"}},
-		{name: "click queue huge from env", env: map[string]string{"LINKBOLT_CLICK_QUEUE": "99999999999999"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue 99999999999999"}},
+		{name: "click queue huge from env", env: map[string]string{"LINKBOLT_CLICK_QUEUE": "99999999999999"}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_CLICK_QUEUE 99999999999999"}},
 		{name: "click queue at the bound", args: []string{"--click-queue", "10000000"}, wantCode: exitFailure, wantErr: opened},
 		{name: "click queue default", args: []string{"--click-queue", "0"}, wantCode: exitFailure, wantErr: opened},
 		{name: "click flush negative", args: []string{"--click-flush", "-1ms"}, wantCode: exitUsage, wantErr: []string{"invalid --click-flush -1ms"}},
@@ -915,4 +915,61 @@ func TestServePortClashCreatesNoFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestEnvValueErrorsNameVariable(t *testing.T) {
+	clearEnv(t)
+	db := filepath.Join(t.TempDir(), "env.db")
+	busyAddr := takenAddr(t)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    string
+		notWant string
+	}{
+		{"server from environment", map[string]string{"LINKBOLT_SERVER": "bogus"}, []string{"list"},
+			`invalid LINKBOLT_SERVER "bogus": use an http or https URL`, "--server"},
+		{"server from flag", map[string]string{"LINKBOLT_SERVER": "bogus"}, []string{"list", "--server", "also-bogus"},
+			`invalid --server "also-bogus": use an http or https URL`, "LINKBOLT_SERVER"},
+		{"timeout from environment", map[string]string{"LINKBOLT_TIMEOUT": "0s"}, []string{"list"},
+			"invalid LINKBOLT_TIMEOUT 0s: must be positive", "--timeout"},
+		{"bench remote server from environment", map[string]string{"LINKBOLT_SERVER": "http://192.0.2.1:8080"}, []string{"bench"},
+			`LINKBOLT_SERVER host "192.0.2.1" is not a loopback address`, "--server"},
+		{"access log not a boolean", map[string]string{"LINKBOLT_ACCESS_LOG": "maybe"}, []string{"serve", "--addr", busyAddr, "--db", db},
+			`invalid LINKBOLT_ACCESS_LOG "maybe": use true or false (or 1 or 0)`, "strconv"},
+		{"access log flag not a boolean", nil, []string{"serve", "--access-log=maybe", "--addr", busyAddr, "--db", db},
+			`invalid --access-log "maybe": use true or false (or 1 or 0)`, "strconv"},
+		{"cache size from environment", map[string]string{"LINKBOLT_CACHE_SIZE": "3"}, []string{"serve", "--addr", busyAddr, "--db", db},
+			"invalid LINKBOLT_CACHE_SIZE 3: must be at least 16", "--cache-size"},
+		{"click queue from environment", map[string]string{"LINKBOLT_CLICK_QUEUE": "-1"}, []string{"serve", "--addr", busyAddr, "--db", db},
+			"invalid LINKBOLT_CLICK_QUEUE -1: use 1 to", "--click-queue"},
+		{"addr from environment", map[string]string{"LINKBOLT_ADDR": "nowhere"}, []string{"serve", "--db", db},
+			`invalid LINKBOLT_ADDR "nowhere": use host:port`, "--addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			res := runCommand(t, tt.args...)
+			expectExit(t, res, exitUsage, tt.want)
+			if strings.Contains(res.errOut, tt.notWant) {
+				t.Errorf("stderr %q contains %q", res.errOut, tt.notWant)
+			}
+		})
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a rejected serve created %s (%v)", db, err)
+	}
+}
+
+func TestDurationFlagStatesMax(t *testing.T) {
+	clearEnv(t)
+	const want = `invalid --timeout "9999999h": use a duration above 0 and at most 2562047h47m16.854775807s, such as 30s`
+	expectExit(t, runCommand(t, "list", "--timeout", "9999999h"), exitUsage, want)
+
+	t.Setenv("LINKBOLT_TIMEOUT", "9999999h")
+	expectExit(t, runCommand(t, "list"), exitUsage,
+		`invalid LINKBOLT_TIMEOUT "9999999h": use a duration above 0 and at most 2562047h47m16.854775807s`)
 }

@@ -55,15 +55,25 @@ type clientOptions struct {
 
 	// progress receives progress bars; nil shows none.
 	progress io.Writer
+
+	// flags are the flags bound to the options; errors name a value set
+	// from the environment by its variable.
+	flags *pflag.FlagSet
+}
+
+// flagName returns the name that an error message gives to a client flag.
+func (o *clientOptions) flagName(name string) string {
+	return flagName(o.flags, name)
 }
 
 // addClientFlags binds the flags of clientOptions to f.
 func addClientFlags(f *pflag.FlagSet, o *clientOptions) {
 	o.output = outputTable
+	o.flags = f
 	f.StringVar(&o.server, "server", defaultServer, "base URL of the linkbolt server (env LINKBOLT_SERVER)")
 	f.DurationVar(&o.timeout, "timeout", defaultTimeout, "longest wait for a response, or for the next bytes of an upload or download (env LINKBOLT_TIMEOUT)")
 	f.VarP(&o.output, "output", "o", "output format: table or json (env LINKBOLT_OUTPUT)")
-	describeRanges(f, map[string]string{"timeout": "a duration above 0, such as 30s"})
+	describeRanges(f, map[string]string{"timeout": positiveDurationRange("30s")})
 	bindEnv(f, map[string]string{
 		"server":  "LINKBOLT_SERVER",
 		"timeout": "LINKBOLT_TIMEOUT",
@@ -161,12 +171,12 @@ type apiClient struct {
 // newAPIClient checks the client flags and builds a client. The API key
 // comes from LINKBOLT_API_KEY.
 func newAPIClient(o *clientOptions) (*apiClient, error) {
-	base, err := parseServerURL(o.server)
+	base, err := parseServerURL(o.server, o.flagName("server"))
 	if err != nil {
 		return nil, usageError{err}
 	}
 	if o.timeout <= 0 {
-		return nil, usageError{fmt.Errorf("invalid --timeout %v: must be positive", o.timeout)}
+		return nil, usageError{fmt.Errorf("invalid %s %v: must be positive", o.flagName("timeout"), o.timeout)}
 	}
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
@@ -189,13 +199,14 @@ func newAPIClient(o *clientOptions) (*apiClient, error) {
 }
 
 // parseServerURL checks a --server value: an http or https URL with a host,
-// possibly with a path prefix, and no query or fragment.
-func parseServerURL(raw string) (*url.URL, error) {
+// possibly with a path prefix, and no query or fragment. flag names the
+// source of the value in the error.
+func parseServerURL(raw, flag string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
 		u.User == nil && u.RawQuery == "" && u.Fragment == ""
 	if !valid {
-		return nil, fmt.Errorf("invalid --server %q: use an http or https URL such as %s", raw, defaultServer)
+		return nil, fmt.Errorf("invalid %s %q: use an http or https URL such as %s", flag, raw, defaultServer)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""

@@ -27,6 +27,7 @@ type apiServer struct {
 	url   string
 	store *store.Store
 	srv   *server.Server
+	http  *httptest.Server
 }
 
 // startAPIServer starts a server with opts on a new database file. It is
@@ -67,7 +68,7 @@ func startAPIServerOn(t *testing.T, path string, storeOpts *store.Options, opts 
 			t.Errorf("closing the store: %v", err)
 		}
 	})
-	return &apiServer{url: ts.URL, store: st, srv: srv}
+	return &apiServer{url: ts.URL, store: st, srv: srv, http: ts}
 }
 
 // apiResponse is the status, headers and body of one API request.

@@ -57,10 +57,27 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 	addClientFlags(f, &o.client)
 	describeRanges(f, map[string]string{
 		"user-id":       userIDRange,
-		"max-clicks":    fmt.Sprintf("an integer from 1 to %d", math.MaxInt64),
+		"max-clicks":    maxClicksRange,
 		"redirect-type": "301, 302, 307 or 308",
 	})
 	return cmd
+}
+
+// maxClicksRange is the range of --max-clicks: the server reads the
+// value as a positive int64.
+var maxClicksRange = fmt.Sprintf("an integer from 1 to %d", math.MaxInt64)
+
+// checkLinkFlags checks the --user-id and --max-clicks of create and
+// update, when given, so that a value that the server rejects is a usage
+// error.
+func checkLinkFlags(changed map[string]bool, userID, maxClicks uint64) error {
+	if err := checkUserIDFlag(changed, userID); err != nil {
+		return err
+	}
+	if changed["max-clicks"] && (maxClicks == 0 || maxClicks > math.MaxInt64) {
+		return outOfRange("max-clicks", maxClicks, maxClicksRange)
+	}
+	return nil
 }
 
 // body returns the JSON body of POST /urls with the fields given.
@@ -92,6 +109,9 @@ func (o *createOptions) body() map[string]any {
 
 // runCreate creates the link and prints its id, code, short URL and target.
 func runCreate(ctx context.Context, out io.Writer, o *createOptions) error {
+	if err := checkLinkFlags(o.changed, o.userID, o.maxClicks); err != nil {
+		return err
+	}
 	c, err := newAPIClient(&o.client)
 	if err != nil {
 		return err

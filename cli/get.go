@@ -16,6 +16,9 @@ import (
 // maxStatsDays is the largest --days that the server accepts.
 const maxStatsDays = 3660
 
+// statsDaysRange is the range of --days.
+var statsDaysRange = fmt.Sprintf("an integer from 1 to %d", maxStatsDays)
+
 // getOptions are the flags and argument of the get command.
 type getOptions struct {
 	client  clientOptions
@@ -46,7 +49,7 @@ func newGetCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.stats, "stats", false, "show the click statistics of the link")
 	f.IntVar(&o.days, "days", 30, "days of statistics, counted back from today; needs --stats")
 	addClientFlags(f, &o.client)
-	describeRanges(f, map[string]string{"days": fmt.Sprintf("an integer from 1 to %d", maxStatsDays)})
+	describeRanges(f, map[string]string{"days": statsDaysRange})
 	return cmd
 }
 
@@ -54,6 +57,9 @@ func newGetCommand(g *globalOptions) *cobra.Command {
 func runGet(ctx context.Context, out io.Writer, o *getOptions) error {
 	if o.changed["days"] && !o.stats {
 		return usageError{errors.New("--days needs --stats")}
+	}
+	if o.changed["days"] && (o.days < 1 || o.days > maxStatsDays) {
+		return outOfRange("days", o.days, statsDaysRange)
 	}
 	c, err := newAPIClient(&o.client)
 	if err != nil {

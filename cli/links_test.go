@@ -129,7 +129,7 @@ func TestCreateErrors(t *testing.T) {
 		{"invalid code", []string{"https://example.com/a", "--code", "a/b"}, exitRejected, []string{"422", "(field short_code)"}},
 		{"unknown user", []string{"https://example.com/a", "--user-id", "99"}, exitRejected, []string{"404 Not Found"}},
 		{"invalid redirect type", []string{"https://example.com/a", "--redirect-type", "303"}, exitRejected, []string{"(field redirect_type)"}},
-		{"zero max clicks", []string{"https://example.com/a", "--max-clicks", "0"}, exitRejected, []string{"(field max_clicks)"}},
+		{"zero max clicks", []string{"https://example.com/a", "--max-clicks", "0"}, exitUsage, []string{`invalid --max-clicks "0"`}},
 		{"invalid expiry", []string{"https://example.com/a", "--expires-at", "tomorrow"}, exitRejected, []string{"(field expires_at)"}},
 		{"title too long", []string{"https://example.com/a", "--title", strings.Repeat("t", 513)}, exitRejected, []string{"(field title)"}},
 		{"no target", nil, exitUsage, []string{"accepts 1 arg"}},
@@ -291,7 +291,7 @@ func TestListErrors(t *testing.T) {
 		{"zero per page", []string{"--per-page", "0"}, exitUsage, "invalid --per-page 0"},
 		{"per page too large", []string{"--per-page", "1001"}, exitUsage, "invalid --per-page 1001"},
 		{"argument", []string{"extra"}, exitUsage, "extra"},
-		{"zero user id", []string{"--user-id", "0"}, exitRejected, "(field user_id)"},
+		{"zero user id", []string{"--user-id", "0"}, exitUsage, `invalid --user-id "0"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,7 +403,7 @@ func TestGetStats(t *testing.T) {
 		wantErr  string
 	}{
 		{"days without stats", []string{"get", "stats", "--days", "7"}, exitUsage, "--days needs --stats"},
-		{"zero days", []string{"get", "stats", "--stats", "--days", "0"}, exitRejected, "(field days)"},
+		{"zero days", []string{"get", "stats", "--stats", "--days", "0"}, exitUsage, `invalid --days "0"`},
 		{"unknown code", []string{"get", "nope", "--stats"}, exitRejected, `"nope"`},
 		{"no argument", []string{"get"}, exitUsage, "accepts 1 arg"},
 	}
@@ -768,5 +768,64 @@ func TestPurgeCommand(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			expectExit(t, s.cli(t, tt.args...), tt.wantCode, tt.wantErr)
 		})
+	}
+}
+
+func TestClientRangeChecks(t *testing.T) {
+	clearEnv(t)
+	s := startAPIServer(t, server.Options{})
+	link := s.createLink(t, map[string]any{"original_url": "https://example.com/kept", "title": "Kept"})
+	id := strconv.FormatUint(link.ID, 10)
+	var owner apiUser
+	s.mustRequest(t, http.MethodPost, "/users", map[string]any{"username": "owner", "email": "owner@example.com"}, http.StatusCreated, &owner)
+
+	// Every value parses as the flag's type, so that only a range check
+	// before the request turns it into a usage error. The server rejects
+	// each of them with a 4xx, which would exit 4.
+	const (
+		aboveMaxID   = "9007199254740992"
+		aboveMaxInt  = "9223372036854775808"
+		daysRange    = "use an integer from 1 to 3660"
+		userRange    = "use a user id from 1 to 9007199254740991"
+		clicksRange  = "use an integer from 1 to 9223372036854775807"
+		idRangeError = "ids are integers from 1 to 9007199254740991"
+	)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"get zero days", []string{"get", id, "--stats", "--days", "0"}, `invalid --days "0": ` + daysRange},
+		{"get negative days", []string{"get", id, "--stats", "--days", "-1"}, `invalid --days "-1": ` + daysRange},
+		{"get days above max", []string{"get", id, "--stats", "--days", "3661"}, `invalid --days "3661": ` + daysRange},
+		{"create zero max clicks", []string{"create", "https://example.com/a", "--max-clicks", "0"}, `invalid --max-clicks "0": ` + clicksRange},
+		{"create max clicks above int64", []string{"create", "https://example.com/a", "--max-clicks", aboveMaxInt}, `invalid --max-clicks "` + aboveMaxInt + `": ` + clicksRange},
+		{"create zero user id", []string{"create", "https://example.com/a", "--user-id", "0"}, `invalid --user-id "0": ` + userRange},
+		{"create user id above max", []string{"create", "https://example.com/a", "--user-id", aboveMaxID}, `invalid --user-id "` + aboveMaxID + `": ` + userRange},
+		{"update zero user id", []string{"update", id, "--user-id", "0"}, `invalid --user-id "0": ` + userRange},
+		{"update zero max clicks", []string{"update", id, "--max-clicks", "0"}, `invalid --max-clicks "0": ` + clicksRange},
+		{"update id above max", []string{"update", aboveMaxID, "--title", "x"}, `invalid id "` + aboveMaxID + `": ` + idRangeError},
+		{"list zero user id", []string{"list", "--user-id", "0"}, `invalid --user-id "0": ` + userRange},
+		{"purge zero user id", []string{"purge", "--user-id", "0", "--dry-run"}, `invalid --user-id "0": ` + userRange},
+		{"delete id above max", []string{"delete", aboveMaxID}, `invalid id "` + aboveMaxID + `": ` + idRangeError},
+		{"user delete id above max", []string{"user", "delete", aboveMaxID}, `invalid id "` + aboveMaxID + `": ` + idRangeError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			expectExit(t, s.cli(t, tt.args...), exitUsage, tt.wantErr)
+		})
+	}
+
+	// The bounds themselves pass the checks and reach the server.
+	expectExit(t, s.cli(t, "get", id, "--stats", "--days", "3660"), exitOK)
+	expectExit(t, s.cli(t, "list", "--user-id", strconv.FormatUint(owner.ID, 10)), exitOK)
+	expectExit(t, s.cli(t, "update", id, "--max-clicks", "1"), exitOK)
+
+	// No rejected command changed the data.
+	if _, total := s.fetchAll(t, "/urls"); total != 1 {
+		t.Errorf("X-Total-Count of /urls = %d, want 1", total)
+	}
+	if _, total := s.fetchAll(t, "/users"); total != 1 {
+		t.Errorf("X-Total-Count of /users = %d, want 1", total)
 	}
 }

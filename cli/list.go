@@ -97,6 +97,9 @@ func (o *listOptions) query() (url.Values, error) {
 	if o.active || o.inactive {
 		q.Set("is_active", strconv.FormatBool(o.active))
 	}
+	if err := checkUserIDFlag(o.changed, o.userID); err != nil {
+		return nil, err
+	}
 	if o.changed["user-id"] {
 		q.Set("user_id", strconv.FormatUint(o.userID, 10))
 	}

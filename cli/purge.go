@@ -65,6 +65,9 @@ func (o *purgeOptions) body() (map[string]any, error) {
 	if o.changed["created-before"] {
 		body["created_before"] = o.createdBefore
 	}
+	if err := checkUserIDFlag(o.changed, o.userID); err != nil {
+		return nil, err
+	}
 	if o.changed["user-id"] {
 		body["user_id"] = o.userID
 	}

@@ -56,7 +56,7 @@ func newRebalanceCommand() *cobra.Command {
 	f.BoolVar(&o.finish, "finish", false, "second step: copy what changed since the first step, then remove moved records from their old shards")
 	f.DurationVar(&o.timeout, "timeout", time.Minute, "longest wait for one request to a shard")
 	o.secret.addFlags(f)
-	describeRanges(f, map[string]string{"timeout": "a duration above 0, such as 1m"})
+	describeRanges(f, map[string]string{"timeout": positiveDurationRange("1m")})
 	bindEnv(f, map[string]string{
 		"cluster-secret":      "LINKBOLT_CLUSTER_SECRET",
 		"cluster-secret-file": "LINKBOLT_CLUSTER_SECRET_FILE",

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -192,9 +194,27 @@ func applyEnv(cmd *cobra.Command) error {
 				return
 			}
 			err = usageError{fmt.Errorf("invalid %s %q: %w", names[0], v, setErr)}
+			return
 		}
+		f.Annotations[envSetAnnotation] = names[:1]
 	})
 	return err
+}
+
+// envSetAnnotation is the flag annotation that applyEnv adds to a flag
+// whose value came from its environment variable.
+const envSetAnnotation = "linkbolt_env_set"
+
+// flagName returns the name that an error message gives to the flag name
+// of flags: its environment variable when the value came from there, and
+// --name otherwise. A nil flags gives --name.
+func flagName(flags *pflag.FlagSet, name string) string {
+	if flags != nil {
+		if f := flags.Lookup(name); f != nil && len(f.Annotations[envSetAnnotation]) > 0 {
+			return f.Annotations[envSetAnnotation][0]
+		}
+	}
+	return "--" + name
 }
 
 // rangeAnnotation is the flag annotation that states the values a flag
@@ -203,6 +223,32 @@ const rangeAnnotation = "linkbolt_range"
 
 // userIDRange is the range of --user-id, the range of ids of the API.
 var userIDRange = fmt.Sprintf("a user id from 1 to %d", store.MaxID)
+
+// checkUserIDFlag returns a usage error when --user-id was given with an
+// id outside userIDRange, which the server would reject.
+func checkUserIDFlag(changed map[string]bool, id uint64) error {
+	if changed["user-id"] && (id == 0 || id > store.MaxID) {
+		return outOfRange("user-id", id, userIDRange)
+	}
+	return nil
+}
+
+// maxFlagDuration is the largest value of a duration flag: the largest
+// time.Duration, about 292 years. A longer value does not parse.
+const maxFlagDuration = time.Duration(math.MaxInt64)
+
+// positiveDurationRange returns the range of a duration flag that must be
+// above 0, with an example value.
+func positiveDurationRange(example string) string {
+	return fmt.Sprintf("a duration above 0 and at most %s, such as %s", maxFlagDuration, example)
+}
+
+// outOfRange returns the usage error of a value of flag that parses but
+// lies outside the values it accepts, worded like the error of a value
+// that does not parse.
+func outOfRange(flag string, value any, accepted string) error {
+	return usageError{fmt.Errorf("invalid --%s \"%v\": use %s", flag, value, accepted)}
+}
 
 // describeRanges records the values that each named flag accepts. A value
 // that does not parse, such as 99999999999999999999 for an int flag, then
@@ -232,9 +278,14 @@ func explainFlagError(err error) error {
 }
 
 // valueHint returns what to send instead of a value of flag that failed
-// to parse with err, and false when the flag states no range.
+// to parse with err, and false when the flag states no range and is not a
+// boolean.
 func valueHint(flag *pflag.Flag, err error) (string, bool) {
 	accepted := flag.Annotations[rangeAnnotation]
+	if len(accepted) == 0 && flag.Value.Type() == "bool" {
+		// The values that strconv.ParseBool accepts.
+		return "use true or false (or 1 or 0)", true
+	}
 	if len(accepted) == 0 {
 		return "", false
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/linkbolt/linkbolt/cache"
 	"github.com/linkbolt/linkbolt/cluster"
@@ -64,6 +65,15 @@ type serveOptions struct {
 	// in for a full disk with a real process.
 	maxDBSize  int
 	spaceProbe time.Duration
+
+	// flags are the flags bound to the options; errors name a value set
+	// from the environment by its variable.
+	flags *pflag.FlagSet
+}
+
+// flagName returns the name that an error message gives to a serve flag.
+func (o *serveOptions) flagName(name string) string {
+	return flagName(o.flags, name)
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -86,6 +96,7 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	}
 
 	f := cmd.Flags()
+	o.flags = f
 	f.StringVar(&o.addr, "addr", defaultAddr, "listen address, host:port (env LINKBOLT_ADDR)")
 	f.StringVar(&o.db, "db", defaultDB, "database file, created when missing (env LINKBOLT_DB)")
 	f.IntVar(&o.cacheSize, "cache-size", cache.DefaultSize, "links held in the redirect cache (env LINKBOLT_CACHE_SIZE)")
@@ -114,7 +125,7 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		"redirect-status":      "301, 302, 307 or 308",
 		"click-queue":          fmt.Sprintf("an integer from 1 to %d, or 0 for the default of %d", maxClickQueue, server.DefaultClickQueue),
 		"click-flush":          fmt.Sprintf("a duration up to %s such as 10ms, or 0 for the default of %s", maxClickFlush, server.DefaultClickFlush),
-		"shutdown-timeout":     "a duration above 0, such as 15s",
+		"shutdown-timeout":     positiveDurationRange("15s"),
 		"rate-limit":           "a finite number of requests per second, at least 0 (0 turns the limit off)",
 		"rate-burst":           fmt.Sprintf("an integer from 0 to %d (0 means the rate limit rounded up)", math.MaxInt),
 		"max-db-size":          fmt.Sprintf("a size in bytes from 0 to %d (0 means no cap)", math.MaxInt),
@@ -163,41 +174,41 @@ func checkListenAddr(flag, addr string) error {
 // validate checks the options that need no file or cache, and names the
 // flag and its allowed range on failure.
 func (o *serveOptions) validate() error {
-	if err := checkListenAddr("--addr", o.addr); err != nil {
+	if err := checkListenAddr(o.flagName("addr"), o.addr); err != nil {
 		return err
 	}
 	if o.pprofAddr != "" {
-		if err := checkListenAddr("--pprof-addr", o.pprofAddr); err != nil {
+		if err := checkListenAddr(o.flagName("pprof-addr"), o.pprofAddr); err != nil {
 			return err
 		}
 	}
 	if o.db == "" {
-		return errors.New("missing --db FILE: the database file to serve")
+		return fmt.Errorf("missing %s FILE: the database file to serve", o.flagName("db"))
 	}
 	if o.shutdownTimeout <= 0 {
-		return fmt.Errorf("invalid --shutdown-timeout %s: must be positive", o.shutdownTimeout)
+		return fmt.Errorf("invalid %s %s: must be positive", o.flagName("shutdown-timeout"), o.shutdownTimeout)
 	}
 	switch o.redirectStatus {
 	case 301, 302, 307, 308:
 	default:
-		return fmt.Errorf("invalid --redirect-status %d: use 301, 302, 307 or 308", o.redirectStatus)
+		return fmt.Errorf("invalid %s %d: use 301, 302, 307 or 308", o.flagName("redirect-status"), o.redirectStatus)
 	}
 	if o.clickQueue < 0 || o.clickQueue > maxClickQueue {
-		return fmt.Errorf("invalid --click-queue %d: use 1 to %d, or 0 for the default of %d",
-			o.clickQueue, maxClickQueue, server.DefaultClickQueue)
+		return fmt.Errorf("invalid %s %d: use 1 to %d, or 0 for the default of %d",
+			o.flagName("click-queue"), o.clickQueue, maxClickQueue, server.DefaultClickQueue)
 	}
 	if o.clickFlush < 0 || o.clickFlush > maxClickFlush {
-		return fmt.Errorf("invalid --click-flush %s: use 0 to %s; 0 means the default of %s",
-			o.clickFlush, maxClickFlush, server.DefaultClickFlush)
+		return fmt.Errorf("invalid %s %s: use 0 to %s; 0 means the default of %s",
+			o.flagName("click-flush"), o.clickFlush, maxClickFlush, server.DefaultClickFlush)
 	}
 	if math.IsNaN(o.rateLimit) || math.IsInf(o.rateLimit, 0) || o.rateLimit < 0 {
-		return fmt.Errorf("invalid --rate-limit %g: use a finite number of requests per second, at least 0 (0 turns the limit off)", o.rateLimit)
+		return fmt.Errorf("invalid %s %g: use a finite number of requests per second, at least 0 (0 turns the limit off)", o.flagName("rate-limit"), o.rateLimit)
 	}
 	if o.rateBurst < 0 {
-		return fmt.Errorf("invalid --rate-burst %d: must be at least 0 (0 means the rate limit rounded up)", o.rateBurst)
+		return fmt.Errorf("invalid %s %d: must be at least 0 (0 means the rate limit rounded up)", o.flagName("rate-burst"), o.rateBurst)
 	}
 	if o.rateBurst > 0 && o.rateLimit == 0 {
-		return fmt.Errorf("invalid --rate-burst %d: it needs a --rate-limit above 0", o.rateBurst)
+		return fmt.Errorf("invalid %s %d: it needs a --rate-limit above 0", o.flagName("rate-burst"), o.rateBurst)
 	}
 	if o.maxDBSize < 0 {
 		return fmt.Errorf("invalid --max-db-size %d: must be at least 0 (0 means no cap)", o.maxDBSize)
@@ -245,7 +256,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	// a mistyped flag neither creates nor locks the file.
 	c, err := cache.New(o.cacheSize, 0)
 	if err != nil || o.cacheSize == 0 {
-		return usageError{fmt.Errorf("invalid --cache-size %d: must be at least %d", o.cacheSize, cache.MinSize)}
+		return usageError{fmt.Errorf("invalid %s %d: must be at least %d", o.flagName("cache-size"), o.cacheSize, cache.MinSize)}
 	}
 	if err := o.validate(); err != nil {
 		return usageError{err}

@@ -568,12 +568,17 @@ func TestBackupErrors(t *testing.T) {
 	}{
 		{"no out", []string{"backup", "--server", s.url}, exitUsage, "missing --out"},
 		{"short body", []string{"backup", "--out", kept, "--force", "--server", short.url}, exitUnavailable, "GET " + short.url + "/admin/backup"},
-		{"directory missing", []string{"backup", "--out", filepath.Join(dir, "no", "such", "dir.db"), "--server", s.url}, exitFailure, "create backup file"},
+		{"directory missing", []string{"backup", "--out", filepath.Join(dir, "no", "such", "dir.db"), "--server", s.url}, exitFailure,
+			"--out " + filepath.Join(dir, "no", "such", "dir.db") + ": directory " + filepath.Join(dir, "no", "such") + " does not exist"},
 		{"server down", []string{"backup", "--out", filepath.Join(dir, "down.db"), "--server", closedServerURL(t)}, exitUnavailable, "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			expectExit(t, runCommand(t, tt.args...), tt.wantCode, tt.wantErr)
+			res := runCommand(t, tt.args...)
+			expectExit(t, res, tt.wantCode, tt.wantErr)
+			if strings.Contains(res.errOut, ".tmp") {
+				t.Errorf("stderr names a temporary file: %s", res.errOut)
+			}
 		})
 	}
 

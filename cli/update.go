@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/store"
 )
 
 // updateOptions are the flags and argument of the update command.
@@ -68,7 +69,7 @@ func newUpdateCommand(g *globalOptions) *cobra.Command {
 	addClientFlags(f, &o.client)
 	describeRanges(f, map[string]string{
 		"user-id":       userIDRange,
-		"max-clicks":    fmt.Sprintf("an integer from 1 to %d", math.MaxInt64),
+		"max-clicks":    maxClicksRange,
 		"redirect-type": "301, 302, 307 or 308",
 	})
 	return cmd
@@ -126,6 +127,9 @@ func runUpdate(ctx context.Context, out io.Writer, o *updateOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkLinkFlags(o.changed, o.userID, o.maxClicks); err != nil {
+		return err
+	}
 	c, err := newAPIClient(&o.client)
 	if err != nil {
 		return err
@@ -143,11 +147,12 @@ func runUpdate(ctx context.Context, out io.Writer, o *updateOptions) error {
 	return writeURLDetails(out, u, c.shortURL(u.ShortCode))
 }
 
-// parseID parses an id argument: a positive integer.
+// parseID parses an id argument: an integer from 1 to store.MaxID, the
+// ids of the API.
 func parseID(arg string) (uint64, error) {
 	id, err := strconv.ParseUint(arg, 10, 64)
-	if err != nil || id == 0 {
-		return 0, usageError{fmt.Errorf("invalid id %q: ids are positive integers", arg)}
+	if err != nil || id == 0 || id > store.MaxID {
+		return 0, usageError{fmt.Errorf("invalid id %q: ids are integers from 1 to %d", arg, uint64(store.MaxID))}
 	}
 	return id, nil
 }

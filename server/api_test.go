@@ -2406,6 +2406,13 @@ func TestBulkAllOrNothing(t *testing.T) {
 					t.Errorf("error does not name line %d: %s", line, clip(resp.body))
 				}
 			}
+			wantMsg := "no rows were imported: 1 invalid row"
+			if len(tc.lines) > 1 {
+				wantMsg = fmt.Sprintf("no rows were imported: %d invalid rows", len(tc.lines))
+			}
+			if msg, _ := body["error"].(string); msg != wantMsg {
+				t.Errorf("error = %q, want %q", msg, wantMsg)
+			}
 			if _, n := a.list(t, tc.list); n != 0 {
 				t.Errorf("X-Total-Count %d after a rejected import, want 0", n)
 			}

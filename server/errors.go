@@ -88,7 +88,11 @@ func errorResponse(err error) (int, errorBody) {
 }
 
 func csvErrorBody(e *store.CSVError) errorBody {
-	body := errorBody{Error: fmt.Sprintf("no rows were imported: %d invalid rows", e.Total)}
+	noun := "rows"
+	if e.Total == 1 {
+		noun = "row"
+	}
+	body := errorBody{Error: fmt.Sprintf("no rows were imported: %d invalid %s", e.Total, noun)}
 	for _, r := range e.Rows {
 		body.Rows = append(body.Rows, rowError{Line: r.Line, Reason: r.Reason})
 	}
