@@ -12,7 +12,7 @@ import (
 
 // Clicks are indexed late. RecordClicks commits each click's event with
 // its entry by type, both of which append to their buckets, and one entry
-// in bucketClickIndex. The entries by URL and by user and the click counts
+// in bucketClickIndex for the whole batch. The entries by URL and by user and the click counts
 // land on pages spread over their buckets, one page per link clicked. So
 // they are written later, for many clicks at once. That happens after
 // DefaultClickIndexDelay, at the start of any other write, before a read
@@ -33,8 +33,10 @@ const DefaultClickIndexDelay = time.Second
 // commit that goes past it indexes them all.
 const maxPendingClicks = 1 << 16
 
-// pendingClickLen is the length of a value in bucketClickIndex: the URL id,
-// the user id and a flag byte.
+// pendingClickLen is the length of one click in a value of
+// bucketClickIndex: the URL id, the user id and a flag byte. The key is the
+// event id of the batch's first click, and the clicks of a batch have
+// consecutive event ids.
 const pendingClickLen = 17
 
 // pendingBot is the flag of a click from a bot, which adds no count.
@@ -67,15 +69,19 @@ func readPendingClicks(tx *bolt.Tx) ([]pendingClick, error) {
 	var clicks []pendingClick
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if len(k) != 8 || len(v) != pendingClickLen {
-			return nil, fmt.Errorf("%w: pending click %x = %x is not an 8-byte event id and a %d-byte value", ErrCorrupt, k, v, pendingClickLen)
+		if len(k) != 8 || len(v) == 0 || len(v)%pendingClickLen != 0 {
+			return nil, fmt.Errorf("%w: pending clicks %x = %.40x... is not an 8-byte event id and a value of %d bytes per click", ErrCorrupt, k, v, pendingClickLen)
 		}
-		clicks = append(clicks, pendingClick{
-			event: btoi(k),
-			url:   binary.BigEndian.Uint64(v),
-			user:  binary.BigEndian.Uint64(v[8:]),
-			bot:   v[16]&pendingBot != 0,
-		})
+		first := btoi(k)
+		for i := 0; i < len(v); i += pendingClickLen {
+			c := v[i : i+pendingClickLen]
+			clicks = append(clicks, pendingClick{
+				event: first + uint64(i/pendingClickLen),
+				url:   binary.BigEndian.Uint64(c),
+				user:  binary.BigEndian.Uint64(c[8:]),
+				bot:   c[16]&pendingBot != 0,
+			})
+		}
 	}
 	return clicks, nil
 }

@@ -99,10 +99,16 @@ func TestPendingClicksSurviveInTheFile(t *testing.T) {
 	s := openStore(t, &Options{ClickIndexDelay: time.Hour})
 	u := mustUser(t, s, "alice")
 	link := mustURL(t, s, URL{UserID: u.ID})
+	other := mustURL(t, s, URL{})
 	recordPending(t, s, []Click{
 		{URLID: link.ID, UserID: u.ID, Time: time.Now()},
+		{URLID: other.ID, Time: time.Now(), Bot: true},
 		{URLID: link.ID, UserID: u.ID, Time: time.Now()},
 	})
+	// A second batch, whose pending entry follows the first.
+	if err := s.RecordClicks([]Click{{URLID: other.ID, Time: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(t.TempDir(), "backup.db")
 	var buf bytes.Buffer
 	if _, err := s.Backup(&buf, nil); err != nil {
@@ -116,8 +122,8 @@ func TestPendingClicksSurviveInTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !report.OK() || report.PendingClicks != 2 {
-		t.Fatalf("check of the backup: %d problems %v, %d pending clicks; want none and 2", report.Total, report.Problems, report.PendingClicks)
+	if !report.OK() || report.PendingClicks != 4 {
+		t.Fatalf("check of the backup: %d problems %v, %d pending clicks; want none and 4", report.Total, report.Problems, report.PendingClicks)
 	}
 
 	b, err := Open(path, nil)
@@ -130,6 +136,10 @@ func TestPendingClicksSurviveInTheFile(t *testing.T) {
 	got, err := b.GetURL(link.ID)
 	if err != nil || got.ClickCount != 2 {
 		t.Errorf("click count after open = %d, %v; want 2", got.ClickCount, err)
+	}
+	got, err = b.GetURL(other.ID)
+	if err != nil || got.ClickCount != 1 {
+		t.Errorf("click count of the other link after open = %d, %v; want 1 (one of its two clicks is a bot's)", got.ClickCount, err)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)

@@ -196,18 +196,24 @@ func (s *Store) FlushClicks(clicks []Click) error {
 	return s.queue(&write{fn: s.recordClicks(clicks), deferIndex: true, indexAll: true})
 }
 
-// clickEntryLen is an upper bound of the bytes of a click's keys and
-// pending entry, without its event record.
-const clickEntryLen = 8 + len(EventClick) + 8 + pendingClickLen
+// clickEntryLen is an upper bound of the bytes of a click's keys, without
+// its event record.
+const clickEntryLen = 8 + len(EventClick) + 8
 
 func (s *Store) recordClicks(clicks []Click) func(*bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
+		if len(clicks) == 0 {
+			return nil
+		}
 		events, byType, pending := tx.Bucket(bucketEvents), tx.Bucket(bucketEventTypes), tx.Bucket(bucketClickIndex)
 
 		// bbolt keeps keys and values until the commit, so each click's
-		// bytes are cut from one buffer that is never written over.
+		// bytes are cut from one buffer that is never written over. The
+		// pending entry of the batch has a buffer of its own.
 		buf := make([]byte, 0, len(clicks)*(clickEntryLen+clickRecordLen))
 		cut := func(start int) []byte { return buf[start:len(buf):len(buf)] }
+		batch := make([]byte, 0, len(clicks)*pendingClickLen)
+		var first []byte
 		var details []byte
 		for i := range clicks {
 			c := &clicks[i]
@@ -220,6 +226,9 @@ func (s *Store) recordClicks(clicks []Click) func(*bolt.Tx) error {
 			start := len(buf)
 			buf = binary.BigEndian.AppendUint64(buf, id)
 			key := cut(start)
+			if first == nil {
+				first = key
+			}
 			start = len(buf)
 			buf = appendClickEvent(buf, c, details)
 			if err := events.Put(key, cut(start)); err != nil {
@@ -231,11 +240,12 @@ func (s *Store) recordClicks(clicks []Click) func(*bolt.Tx) error {
 			if err := byType.Put(cut(start), nil); err != nil {
 				return err
 			}
-			start = len(buf)
-			buf = appendPendingClick(buf, c)
-			if err := pending.Put(key, cut(start)); err != nil {
-				return err
-			}
+			batch = appendPendingClick(batch, c)
+		}
+		// nextID gave the batch consecutive ids, so the first id and the
+		// order of the clicks name every event.
+		if err := pending.Put(first, batch); err != nil {
+			return err
 		}
 		s.txPending += int64(len(clicks))
 		return addCount(tx, metaEvents, int64(len(clicks)))
