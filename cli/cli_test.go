@@ -946,6 +946,18 @@ func TestEnvValueErrorsNameVariable(t *testing.T) {
 			"invalid LINKBOLT_CLICK_QUEUE -1: use 1 to", "--click-queue"},
 		{"addr from environment", map[string]string{"LINKBOLT_ADDR": "nowhere"}, []string{"serve", "--db", db},
 			`invalid LINKBOLT_ADDR "nowhere": use host:port`, "--addr"},
+		{"trusted proxy from environment", map[string]string{"LINKBOLT_TRUSTED_PROXIES": "300.1.1.1"}, []string{"serve", "--addr", busyAddr, "--db", db},
+			`invalid LINKBOLT_TRUSTED_PROXIES: "300.1.1.1" is not an address or a CIDR network`, "--trusted-proxies"},
+		{"trusted proxy flag", nil, []string{"serve", "--trusted-proxies", "10.0.0.0/8,nope", "--addr", busyAddr, "--db", db},
+			`invalid --trusted-proxies: "nope" is not an address`, "LINKBOLT_TRUSTED_PROXIES"},
+		{"log level from environment", map[string]string{"LINKBOLT_LOG_LEVEL": "loud"}, []string{"serve", "--addr", busyAddr, "--db", db},
+			`invalid LINKBOLT_LOG_LEVEL "loud": use debug, info, warn or error`, "--log-level"},
+		{"log level of a client command", map[string]string{"LINKBOLT_LOG_LEVEL": "loud"}, []string{"version"},
+			`invalid LINKBOLT_LOG_LEVEL "loud"`, "--log-level"},
+		{"log format flag of a client command", nil, []string{"list", "--server", "http://127.0.0.1:1", "--log-format", "xml"},
+			`invalid --log-format "xml": use json or text`, "LINKBOLT_LOG_FORMAT"},
+		{"log level of an import", map[string]string{"LINKBOLT_LOG_LEVEL": "loud"}, []string{"import", "--db", db, "--users", "testdata/none.csv"},
+			`invalid LINKBOLT_LOG_LEVEL "loud"`, "--log-level"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

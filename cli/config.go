@@ -104,7 +104,7 @@ func parsePrefixes(values []string) ([]netip.Prefix, error) {
 		}
 		addr, err := netip.ParseAddr(v)
 		if err != nil {
-			return nil, fmt.Errorf("invalid trusted proxy %q: use an address or a CIDR network such as 10.0.0.0/8", v)
+			return nil, fmt.Errorf("%q is not an address or a CIDR network such as 10.0.0.0/8", v)
 		}
 		out = append(out, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
 	}

@@ -59,6 +59,10 @@ func (e usageError) Unwrap() error { return e.err }
 type globalOptions struct {
 	logLevel  string
 	logFormat string
+
+	// flags are the root's persistent flags, to name the source of a bad
+	// value in errors.
+	flags *pflag.FlagSet
 }
 
 // newRootCommand builds the command tree. out and errOut receive the
@@ -80,8 +84,13 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	flags.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error (env LINKBOLT_LOG_LEVEL)")
 	flags.StringVar(&g.logFormat, "log-format", "json", "log format: json or text (env LINKBOLT_LOG_FORMAT)")
 	bindEnv(flags, map[string]string{"log-level": "LINKBOLT_LOG_LEVEL", "log-format": "LINKBOLT_LOG_FORMAT"})
+	g.flags = flags
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		return applyEnv(cmd)
+		if err := applyEnv(cmd); err != nil {
+			return err
+		}
+		_, err := newLogger(io.Discard, g)
+		return err
 	}
 
 	root.AddCommand(

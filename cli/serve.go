@@ -267,7 +267,7 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	}
 	proxies, err := parsePrefixes(o.trustedProxies)
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("invalid %s: %w", o.flagName("trusted-proxies"), err)}
 	}
 
 	// Listening before the database is opened turns a port clash into a
