@@ -1012,7 +1012,7 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "restart.db")
 
-			// The longest flush interval keeps every click queued until
+			// The maximum flush interval keeps every click queued until
 			// the shutdown writes it.
 			p := startServer(t, db, "--click-flush", "1m")
 			res := p.sendJSON(t, http.MethodPost, "/users", map[string]any{"username": "restart", "email": "restart@example.com"})

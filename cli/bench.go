@@ -299,10 +299,10 @@ func attack(ctx context.Context, o *benchOptions, transport http.RoundTripper, t
 }
 
 // failure returns the error that bench exits with after printing the
-// report. Requests that got no response, because the server could not be
-// reached, reset the connection or sent no response within --timeout, give
-// an *unavailableError even when others succeeded, so that a run against
-// a server that went down mid-run does not exit 0. A run in which every
+// report. A request gets no response when the server cannot be reached,
+// resets the connection or sends nothing within --timeout. Any such
+// request gives an *unavailableError, even when others succeeded, so that
+// a run against a server that went down mid-run does not exit 0. A run in which every
 // request got a response returns nil, whatever the statuses, unless none
 // of them succeeded.
 func (r *benchReport) failure(server string) error {

@@ -603,7 +603,7 @@ func TestRejectRemote(t *testing.T) {
 func TestBenchServerDiesMidRun(t *testing.T) {
 	clearEnv(t)
 
-	// After answering served load requests, the server stops accepting
+	// After the first served requests, the server stops accepting
 	// connections and resets those it has, as a process that died would.
 	const served = 20
 	var (

@@ -38,8 +38,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readObject reads a request body that must be one JSON object, sent
-// as JSON or without a Content-Type.
+// readObject reads a request body that must be one JSON object, sent with
+// a Content-Type that checkJSONType accepts.
 func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (object, error) {
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {

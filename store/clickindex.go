@@ -12,18 +12,13 @@ import (
 
 // Clicks are indexed late. RecordClicks commits each click's event with
 // its entry by type, both of which append to their buckets, and one entry
-// in bucketClickIndex for the whole batch. The entries by URL and by user and the click counts
-// land on pages spread over their buckets, one page per link clicked. So
-// they are written later, for many clicks at once. That happens after
-// DefaultClickIndexDelay, at the start of any other write, before a read
-// that needs them, and when the store is opened or closed. A crash loses
-// nothing, because the pending entries are in the file and the next open
-// indexes them.
-
-// DefaultClickIndexDelay, at the start of any other write, before a read
-// that needs them, and when the store is opened or closed. A crash loses
-// nothing, because the pending entries are in the file and the next open
-// indexes them.
+// in bucketClickIndex for the whole batch. The entries by URL and by user
+// and the click counts land on pages spread over their buckets, one page
+// per link clicked. So they are written later, for many clicks at once:
+// after DefaultClickIndexDelay, at the start of any other write, before a
+// read that needs them, and when the store is opened or closed. A crash
+// loses nothing, because the pending entries are in the file and the next
+// open indexes them.
 
 // DefaultClickIndexDelay is how long a recorded click may wait for its
 // index entries and click count.
@@ -86,9 +81,8 @@ func readPendingClicks(tx *bolt.Tx) ([]pendingClick, error) {
 	return clicks, nil
 }
 
-// indexClicks writes the index entries by URL and by user and the click
-// counts of every pending click, in key order, and empties the pending
-// bucket. It does nothing when the transaction has no pending click.
+// indexClicks indexes the pending clicks of the transaction that the
+// writer builds, and does nothing when it has none.
 func (s *Store) indexClicks(tx *bolt.Tx) error {
 	if s.txPending == 0 {
 		return nil
@@ -100,6 +94,9 @@ func (s *Store) indexClicks(tx *bolt.Tx) error {
 	return nil
 }
 
+// indexPendingClicks writes the index entries by URL and by user and the
+// click counts of every pending click, in key order, and empties the
+// pending bucket.
 func indexPendingClicks(tx *bolt.Tx) error {
 	clicks, err := readPendingClicks(tx)
 	if err != nil || len(clicks) == 0 {

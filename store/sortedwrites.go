@@ -102,11 +102,11 @@ func (w *sortedWrites) Delete(key []byte) error {
 	return nil
 }
 
-// apply writes the buffered changes in key order. The pages that an import
-// fills are filled completely, as bbolt does for a bucket whose keys only
-// grow, so a million imported links take a code index of 30 MiB rather
-// than 60 MiB, and a read of a random code touches fewer pages. A later
-// insert into a full page splits it into two half-full ones.
+// apply writes the buffered changes in key order. It fills the pages
+// completely, as bbolt does for a bucket whose keys only grow. A million
+// imported links then take a code index of 30 MiB rather than 60 MiB, and
+// a read of a random code touches fewer pages. A later insert into a full
+// page splits it into two half-full ones.
 func (w *sortedWrites) apply() error {
 	w.bucket.FillPercent = 1
 	keys := make([]string, 0, len(w.changes))

@@ -46,13 +46,21 @@ func getURL(tx *bolt.Tx, id uint64) (URL, error) {
 }
 
 func readURL(b buckets, id uint64) (URL, error) {
+	u, err := readURLRecord(b, id)
+	if isNotFound(err) {
+		return u, err
+	}
+	u.ClickCount = btoi(b.bucket(bucketClicks).Get(itob(id)))
+	return u, err
+}
+
+// readURLRecord reads the URL with the given id without its click count.
+func readURLRecord(b buckets, id uint64) (URL, error) {
 	v := b.bucket(bucketURLs).Get(itob(id))
 	if v == nil {
 		return URL{}, fmt.Errorf("%w: no url with id %d", ErrNotFound, id)
 	}
-	u, err := decodeURL(id, v)
-	u.ClickCount = btoi(b.bucket(bucketClicks).Get(itob(id)))
-	return u, err
+	return decodeURL(id, v)
 }
 
 // putURL writes u and its index entries, replacing old if not nil. A code
@@ -170,10 +178,9 @@ func (s *Store) GetURL(id uint64) (URL, error) {
 func (s *Store) GetURLByCode(code string) (URL, error) {
 	var u URL
 	err := s.viewIndexed(func(tx *bolt.Tx) error {
-		var err error
-		u, err = urlByCode(tx, code)
+		id, err := codeID(tx, code)
 		if err == nil {
-			u.ClickCount = btoi(tx.Bucket(bucketClicks).Get(itob(u.ID)))
+			u, err = getURL(tx, id)
 		}
 		return err
 	})
@@ -186,24 +193,22 @@ func (s *Store) GetURLByCode(code string) (URL, error) {
 func (s *Store) LookupCode(code string) (URL, error) {
 	var u URL
 	err := s.view(func(tx *bolt.Tx) error {
-		var err error
-		u, err = urlByCode(tx, code)
+		id, err := codeID(tx, code)
+		if err == nil {
+			u, err = readURLRecord(txBuckets{tx}, id)
+		}
 		return err
 	})
 	return u, err
 }
 
-func urlByCode(tx *bolt.Tx, code string) (URL, error) {
-	b := tx.Bucket(bucketURLCodes)
-	id := b.Get([]byte(code))
+// codeID returns the id of the URL with the given short code.
+func codeID(tx *bolt.Tx, code string) (uint64, error) {
+	id := tx.Bucket(bucketURLCodes).Get([]byte(code))
 	if id == nil {
-		return URL{}, fmt.Errorf("%w: no url with short_code %q", ErrNotFound, code)
+		return 0, fmt.Errorf("%w: no url with short_code %q", ErrNotFound, code)
 	}
-	v := tx.Bucket(bucketURLs).Get(id)
-	if v == nil {
-		return URL{}, fmt.Errorf("%w: no url with id %d", ErrNotFound, btoi(id))
-	}
-	return decodeURL(btoi(id), v)
+	return btoi(id), nil
 }
 
 // UpdateURL changes the fields set in up, sets updated_at, writes one
