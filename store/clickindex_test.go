@@ -149,35 +149,28 @@ func TestPendingClicksSurviveInTheFile(t *testing.T) {
 	}
 }
 
-func TestCloseIndexesPendingClicks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "close.db")
-	s, err := Open(path, &Options{ClickIndexDelay: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+// storeWithPendingClick opens a store that indexes clicks after an hour,
+// with one link and one pending click on it.
+func storeWithPendingClick(t *testing.T) (*Store, URL) {
+	t.Helper()
+	s := openStore(t, &Options{ClickIndexDelay: time.Hour})
 	link := mustURL(t, s, URL{})
 	recordPending(t, s, []Click{{URLID: link.ID, Time: time.Now()}})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	report, err := Check(path, nil)
-	if err != nil || !report.OK() || report.PendingClicks != 0 {
-		t.Errorf("check after close: %v, %+v", err, report)
-	}
+	return s, link
+}
+
+func TestCloseIndexesPendingClicks(t *testing.T) {
+	s, _ := storeWithPendingClick(t)
+	checkClean(t, s)
 }
 
 func TestCheckReportsWrongPendingClicks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "wrong.db")
-	s, err := Open(path, &Options{ClickIndexDelay: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := mustURL(t, s, URL{})
-	recordPending(t, s, []Click{{URLID: link.ID, Time: time.Now()}})
+	s, link := storeWithPendingClick(t)
+	path := s.Path()
 	// Damage the pending entry of the click, and add one for an event
 	// that does not exist, in a transaction of our own, so that the
 	// store's writer does not index them at close.
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketClickIndex)
 		k, _ := b.Cursor().First()
 		wrong := appendPendingClick(nil, &Click{URLID: link.ID + 100})
@@ -208,7 +201,8 @@ func TestCheckReportsWrongPendingClicks(t *testing.T) {
 	}
 }
 
-// checkClean closes s and fails t unless Check finds no problem.
+// checkClean closes s and fails t unless Check finds no problem and no
+// pending click, which Close indexes.
 func checkClean(t *testing.T, s *Store) {
 	t.Helper()
 	path := s.Path()
@@ -218,5 +212,8 @@ func checkClean(t *testing.T, s *Store) {
 	report, err := Check(path, nil)
 	if err != nil || !report.OK() {
 		t.Errorf("check: %v, %+v", err, report)
+	}
+	if report.PendingClicks != 0 {
+		t.Errorf("check after close: %d pending clicks, want 0", report.PendingClicks)
 	}
 }
