@@ -240,7 +240,7 @@ func TestNumericFlagErrors(t *testing.T) {
 	t.Run("environment variable", func(t *testing.T) {
 		t.Setenv("LINKBOLT_RATE_LIMIT", "1e999")
 		res := runCommand(t, "serve", "--addr", busyAddr, "--db", db)
-		expectExit(t, res, exitUsage, `invalid LINKBOLT_RATE_LIMIT "1e999": out of range; use a finite number of requests per second, at least 0`)
+		expectExit(t, res, exitUsage, `invalid LINKBOLT_RATE_LIMIT "1e999": out of range; use requests per second from 0.001 to 1000000`)
 	})
 }
 
@@ -833,9 +833,11 @@ func TestServeFlagRanges(t *testing.T) {
 		wantCode int
 		wantErr  []string
 	}{
-		{name: "rate limit Inf", args: []string{"--rate-limit", "Inf"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit +Inf", "finite", "at least 0"}},
+		{name: "rate limit Inf", args: []string{"--rate-limit", "Inf"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit +Inf", "from 0.001 to 1000000"}},
 		{name: "rate limit NaN", args: []string{"--rate-limit", "NaN"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit NaN"}},
-		{name: "rate limit negative", args: []string{"--rate-limit", "-1"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit -1", "at least 0"}},
+		{name: "rate limit negative", args: []string{"--rate-limit", "-1"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit -1", "or 0 to turn the limit off"}},
+		{name: "rate limit too small", args: []string{"--rate-limit", "1e-300"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit 1e-300", "from 0.001"}},
+		{name: "rate limit too large", args: []string{"--rate-limit", "1e300"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-limit 1e+300", "to 1000000"}},
 		{name: "rate limit from env", env: map[string]string{"LINKBOLT_RATE_LIMIT": "-Inf"}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_RATE_LIMIT -Inf"}},
 		{name: "rate burst negative", args: []string{"--rate-limit", "1", "--rate-burst", "-5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst -5", "at least 0"}},
 		{name: "rate burst without rate", args: []string{"--rate-burst", "5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst 5", "--rate-limit above 0"}},

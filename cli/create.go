@@ -58,7 +58,7 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 	describeRanges(f, map[string]string{
 		"user-id":       userIDRange,
 		"max-clicks":    maxClicksRange,
-		"redirect-type": "301, 302, 307 or 308",
+		"redirect-type": redirectTypes,
 	})
 	return cmd
 }
@@ -67,15 +67,25 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 // value as a positive int64.
 var maxClicksRange = fmt.Sprintf("an integer from 1 to %d", math.MaxInt64)
 
-// checkLinkFlags checks the --user-id and --max-clicks of create and
-// update, when given, so that a value that the server rejects is a usage
-// error.
-func checkLinkFlags(changed map[string]bool, userID, maxClicks uint64) error {
+// redirectTypes is the range of --redirect-type.
+const redirectTypes = "301, 302, 307 or 308"
+
+// checkLinkFlags checks the --user-id, --max-clicks and --redirect-type
+// of create and update, when given, so that a value that the server
+// rejects is a usage error.
+func checkLinkFlags(changed map[string]bool, userID, maxClicks uint64, redirectType int) error {
 	if err := checkUserIDFlag(changed, userID); err != nil {
 		return err
 	}
 	if changed["max-clicks"] && (maxClicks == 0 || maxClicks > math.MaxInt64) {
 		return outOfRange("max-clicks", maxClicks, maxClicksRange)
+	}
+	if changed["redirect-type"] {
+		switch redirectType {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		default:
+			return outOfRange("redirect-type", redirectType, redirectTypes)
+		}
 	}
 	return nil
 }
@@ -109,7 +119,7 @@ func (o *createOptions) body() map[string]any {
 
 // runCreate creates the link and prints its id, code, short URL and target.
 func runCreate(ctx context.Context, out io.Writer, o *createOptions) error {
-	if err := checkLinkFlags(o.changed, o.userID, o.maxClicks); err != nil {
+	if err := checkLinkFlags(o.changed, o.userID, o.maxClicks, o.redirectType); err != nil {
 		return err
 	}
 	c, err := newAPIClient(&o.client)

@@ -128,7 +128,7 @@ func TestCreateErrors(t *testing.T) {
 		{"code is a route", []string{"https://example.com/a", "--code", "users"}, exitRejected, []string{"422", "(field short_code)"}},
 		{"invalid code", []string{"https://example.com/a", "--code", "a/b"}, exitRejected, []string{"422", "(field short_code)"}},
 		{"unknown user", []string{"https://example.com/a", "--user-id", "99"}, exitRejected, []string{"404 Not Found"}},
-		{"invalid redirect type", []string{"https://example.com/a", "--redirect-type", "303"}, exitRejected, []string{"(field redirect_type)"}},
+		{"invalid redirect type", []string{"https://example.com/a", "--redirect-type", "303"}, exitUsage, []string{`invalid --redirect-type "303": use 301, 302, 307 or 308`}},
 		{"zero max clicks", []string{"https://example.com/a", "--max-clicks", "0"}, exitUsage, []string{`invalid --max-clicks "0"`}},
 		{"invalid expiry", []string{"https://example.com/a", "--expires-at", "tomorrow"}, exitRejected, []string{"(field expires_at)"}},
 		{"title too long", []string{"https://example.com/a", "--title", strings.Repeat("t", 513)}, exitRejected, []string{"(field title)"}},
@@ -614,7 +614,7 @@ func TestUpdateErrors(t *testing.T) {
 		{"zero id", []string{"update", "0", "--title", "x"}, exitUsage, `invalid id "0"`},
 		{"unknown id", []string{"update", "999", "--title", "x"}, exitRejected, "404 Not Found"},
 		{"invalid target", []string{"update", id, "--url", "ftp://example.com/"}, exitRejected, "(field original_url)"},
-		{"invalid redirect type", []string{"update", id, "--redirect-type", "200"}, exitRejected, "(field redirect_type)"},
+		{"invalid redirect type", []string{"update", id, "--redirect-type", "200"}, exitUsage, `invalid --redirect-type "200"`},
 		{"unknown user", []string{"update", id, "--user-id", "42"}, exitRejected, "404 Not Found"},
 	}
 	for _, tt := range tests {

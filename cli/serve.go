@@ -40,6 +40,15 @@ const (
 	// maxClickFlush bounds --click-flush, the part of the window of clicks
 	// that a crash loses which the operator chooses.
 	maxClickFlush = time.Minute
+
+	// minRateLimit and maxRateLimit bound a --rate-limit that is not 0.
+	// At the lower bound a client that used its burst waits 1,000 s for
+	// the next write; the upper bound keeps the default burst, the rate
+	// rounded up, a small integer.
+	minRateLimit = 0.001
+	maxRateLimit = 1_000_000
+
+	rateLimitRange = "requests per second from 0.001 to 1000000, or 0 to turn the limit off"
 )
 
 // serveOptions are the flags of the serve command.
@@ -126,7 +135,7 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		"click-queue":          fmt.Sprintf("an integer from 1 to %d, or 0 for the default of %d", maxClickQueue, server.DefaultClickQueue),
 		"click-flush":          fmt.Sprintf("a duration up to %s such as 10ms, or 0 for the default of %s", maxClickFlush, server.DefaultClickFlush),
 		"shutdown-timeout":     positiveDurationRange("15s"),
-		"rate-limit":           "a finite number of requests per second, at least 0 (0 turns the limit off)",
+		"rate-limit":           rateLimitRange,
 		"rate-burst":           fmt.Sprintf("an integer from 0 to %d (0 means the rate limit rounded up)", math.MaxInt),
 		"max-db-size":          fmt.Sprintf("a size in bytes from 0 to %d (0 means no cap)", math.MaxInt),
 		"space-probe-interval": fmt.Sprintf("a duration such as 5s, or 0 for the default of %s", store.DefaultSpaceProbeInterval),
@@ -201,8 +210,8 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("invalid %s %s: use 0 to %s; 0 means the default of %s",
 			o.flagName("click-flush"), o.clickFlush, maxClickFlush, server.DefaultClickFlush)
 	}
-	if math.IsNaN(o.rateLimit) || math.IsInf(o.rateLimit, 0) || o.rateLimit < 0 {
-		return fmt.Errorf("invalid %s %g: use a finite number of requests per second, at least 0 (0 turns the limit off)", o.flagName("rate-limit"), o.rateLimit)
+	if o.rateLimit != 0 && !(o.rateLimit >= minRateLimit && o.rateLimit <= maxRateLimit) {
+		return fmt.Errorf("invalid %s %g: use %s", o.flagName("rate-limit"), o.rateLimit, rateLimitRange)
 	}
 	if o.rateBurst < 0 {
 		return fmt.Errorf("invalid %s %d: must be at least 0 (0 means the rate limit rounded up)", o.flagName("rate-burst"), o.rateBurst)

@@ -70,7 +70,7 @@ func newUpdateCommand(g *globalOptions) *cobra.Command {
 	describeRanges(f, map[string]string{
 		"user-id":       userIDRange,
 		"max-clicks":    maxClicksRange,
-		"redirect-type": "301, 302, 307 or 308",
+		"redirect-type": redirectTypes,
 	})
 	return cmd
 }
@@ -127,7 +127,7 @@ func runUpdate(ctx context.Context, out io.Writer, o *updateOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLinkFlags(o.changed, o.userID, o.maxClicks); err != nil {
+	if err := checkLinkFlags(o.changed, o.userID, o.maxClicks, o.redirectType); err != nil {
 		return err
 	}
 	c, err := newAPIClient(&o.client)
