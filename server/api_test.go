@@ -658,6 +658,14 @@ func TestBodyNotAnObject(t *testing.T) {
 		{name: "trailing text", contentType: "application/json", body: func(v string) string { return v + "x" }},
 		{name: "two objects", contentType: "application/json", body: func(v string) string { return v + v }},
 		{name: "byte order mark", contentType: "application/json", body: func(v string) string { return "\uFEFF" + v }},
+		{name: "repeated field", contentType: "application/json", body: func(v string) string {
+			var first string
+			for name := range strings.SplitSeq(v[2:], `"`) {
+				first = name
+				break
+			}
+			return v[:len(v)-1] + `,"` + first + `":null}`
+		}},
 	}
 	for _, ep := range endpoints {
 		for _, b := range bodies {
@@ -2725,6 +2733,27 @@ func TestStoreClosed(t *testing.T) {
 			}
 			wantError(t, a.do(t, req), http.StatusServiceUnavailable, "")
 		})
+	}
+}
+
+func TestRepeatedFieldNamed(t *testing.T) {
+	a := startAPI(t, Options{})
+	bodies := map[string]string{
+		"original_url": `{"original_url":"https://example.com/a","original_url":"javascript:alert(1)"}`,
+		"title":        `{"original_url":"https://example.com/a","title":"a","user_id":null,"title":"b"}`,
+		"short_code":   `{"short_code":"a","original_url":"https://example.com/a","short\u005fcode":"b"}`,
+	}
+	for name, body := range bodies {
+		resp := a.send(t, http.MethodPost, "/urls", body)
+		wantError(t, resp, http.StatusBadRequest, "")
+		if !strings.Contains(string(resp.body), `\"`+name+`\" more than once`) {
+			t.Errorf("error %s does not name the field %s", resp.body, name)
+		}
+	}
+	// The same name inside details, a free-form object, is kept as sent.
+	resp := a.send(t, http.MethodPost, "/events", `{"event_type":"share","url_id":null,"details":{"a":1,"a":2}}`)
+	if resp.status == http.StatusBadRequest {
+		t.Errorf("a name repeated inside details got %d: %s", resp.status, resp.body)
 	}
 }
 

@@ -58,7 +58,37 @@ func decodeObject(body []byte) (object, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, badRequest("request body has data after the JSON object")
 	}
+	if name, ok := repeatedName(trimmed); ok {
+		return nil, badRequest("request body has the field %q more than once; send each field once", truncate(name, maxEcho))
+	}
 	return obj, nil
+}
+
+// repeatedName returns the first name that the JSON object in body, known
+// to be valid, has twice. encoding/json keeps the last value of such a
+// name, while other readers of the same body may keep the first.
+func repeatedName(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		return "", false
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return name, true
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // checkJSONType rejects a request whose Content-Type names a media type
