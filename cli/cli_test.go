@@ -618,7 +618,7 @@ func TestEnvAddr(t *testing.T) {
 	if res.code != exitFailure {
 		t.Errorf("exit code %d, want %d; stderr: %s", res.code, exitFailure, res.errOut)
 	}
-	if want := "listen on " + busyAddr; !strings.Contains(res.errOut, want) {
+	if want := "listen on LINKBOLT_ADDR " + busyAddr; !strings.Contains(res.errOut, want) {
 		t.Errorf("stderr %q does not contain %q: LINKBOLT_ADDR was not used", res.errOut, want)
 	}
 }
@@ -919,6 +919,73 @@ func TestServePortClashCreatesNoFile(t *testing.T) {
 	}
 }
 
+func TestServeProfilePortClash(t *testing.T) {
+	clearEnv(t)
+
+	// The address is taken, so a serve that got past the check would exit
+	// with 1 when it listens on --addr.
+	busy := takenAddr(t)
+	_, port, _ := net.SplitHostPort(busy)
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"same address", nil, []string{"--addr", busy, "--pprof-addr", busy},
+			"invalid --pprof-addr " + busy + ": it clashes with --addr " + busy},
+		{"every address", nil, []string{"--addr", busy, "--pprof-addr", ":" + port},
+			"invalid --pprof-addr :" + port + ": it clashes with --addr " + busy},
+		{"localhost", nil, []string{"--addr", "LocalHost:" + port, "--pprof-addr", busy},
+			"it clashes with --addr LocalHost:" + port},
+		{"mapped address", nil, []string{"--addr", busy, "--pprof-addr", "[::ffff:127.0.0.1]:" + port},
+			"it clashes with --addr " + busy},
+		{"from the environment", map[string]string{"LINKBOLT_PPROF_ADDR": busy, "LINKBOLT_ADDR": busy}, nil,
+			"invalid LINKBOLT_PPROF_ADDR " + busy + ": it clashes with LINKBOLT_ADDR " + busy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			db := filepath.Join(t.TempDir(), "never.db")
+			res := runCommand(t, append([]string{"serve", "--db", db}, tt.args...)...)
+			expectExit(t, res, exitUsage, tt.want, "the same port")
+			if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a rejected serve created %s (%v)", db, err)
+			}
+		})
+	}
+}
+
+func TestServeProfileListenErrors(t *testing.T) {
+	clearEnv(t)
+	busy := takenAddr(t)
+	db := filepath.Join(t.TempDir(), "never.db")
+
+	res := runCommand(t, "serve", "--db", db, "--addr", "127.0.0.1:0", "--pprof-addr", busy)
+	expectExit(t, res, exitFailure, "listen on --pprof-addr "+busy, "address already in use")
+	if strings.Contains(res.errOut, "clash") {
+		t.Errorf("stderr %q names a clash with --addr, whose port differs", res.errOut)
+	}
+
+	t.Setenv("LINKBOLT_PPROF_ADDR", busy)
+	res = runCommand(t, "serve", "--db", db, "--addr", "127.0.0.1:0")
+	expectExit(t, res, exitFailure, "listen on LINKBOLT_PPROF_ADDR "+busy, "address already in use")
+
+	// The hosts differ, so only the failed listen can tell that the port
+	// of --addr is in use.
+	_, port, _ := net.SplitHostPort(busy)
+	o := &serveOptions{addr: "host.example:" + port, pprofAddr: busy}
+	_, err := net.Listen("tcp", busy)
+	if err == nil {
+		t.Fatalf("listen on %s succeeded, want address already in use", busy)
+	}
+	if msg := o.profileListenError(err).Error(); !strings.Contains(msg, "it may clash with --addr host.example:"+port) {
+		t.Errorf("error %q does not name the clash with --addr", msg)
+	}
+}
+
 func TestEnvValueErrorsNameVariable(t *testing.T) {
 	clearEnv(t)
 	db := filepath.Join(t.TempDir(), "env.db")
@@ -948,6 +1015,8 @@ func TestEnvValueErrorsNameVariable(t *testing.T) {
 			"invalid LINKBOLT_CLICK_QUEUE -1: use 1 to", "--click-queue"},
 		{"addr from environment", map[string]string{"LINKBOLT_ADDR": "nowhere"}, []string{"serve", "--db", db},
 			`invalid LINKBOLT_ADDR "nowhere": use host:port`, "--addr"},
+		{"pprof addr with a space from environment", map[string]string{"LINKBOLT_PPROF_ADDR": "127.0.0.1:0 "}, []string{"serve", "--addr", busyAddr, "--db", db},
+			`invalid LINKBOLT_PPROF_ADDR "127.0.0.1:0 ": remove the spaces`, "--pprof-addr"},
 		{"trusted proxy from environment", map[string]string{"LINKBOLT_TRUSTED_PROXIES": "300.1.1.1"}, []string{"serve", "--addr", busyAddr, "--db", db},
 			`invalid LINKBOLT_TRUSTED_PROXIES: "300.1.1.1" is not an address or a CIDR network`, "--trusted-proxies"},
 		{"trusted proxy flag", nil, []string{"serve", "--trusted-proxies", "10.0.0.0/8,nope", "--addr", busyAddr, "--db", db},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -166,6 +168,11 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 // a port from 0 to 65535, so that a bad value fails before the database
 // file is opened rather than when the listener starts.
 func checkListenAddr(flag, addr string) error {
+	// The resolver would look a host with spaces up as a name and fail
+	// with "no such host", which hides the typo.
+	if strings.ContainsFunc(addr, unicode.IsSpace) {
+		return fmt.Errorf("invalid %s %q: remove the spaces; use host:port such as 127.0.0.1:8080", flag, addr)
+	}
 	_, port, err := net.SplitHostPort(addr)
 	if err == nil {
 		var n int
@@ -180,6 +187,42 @@ func checkListenAddr(flag, addr string) error {
 	return nil
 }
 
+// listenAddrsOverlap reports whether two valid listen addresses take the
+// same port on the same host, or on every address. Hosts are compared
+// without a DNS lookup: localhost counts as 127.0.0.1, the IPv4 address
+// that net.Listen prefers for it, and other names only match themselves.
+// Port 0 picks a free port, so it never overlaps.
+func listenAddrsOverlap(a, b string) bool {
+	hostA, portA, _ := net.SplitHostPort(a)
+	hostB, portB, _ := net.SplitHostPort(b)
+	if portA != portB || portA == "0" {
+		return false
+	}
+	if strings.EqualFold(hostA, hostB) {
+		return true
+	}
+	ipA, errA := parseListenHost(hostA)
+	ipB, errB := parseListenHost(hostB)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return ipA == ipB || ipA.IsUnspecified() || ipB.IsUnspecified()
+}
+
+// parseListenHost returns the address of a listen host: the unspecified
+// address for an empty host, and 127.0.0.1 for localhost. A host name
+// other than localhost is an error.
+func parseListenHost(host string) (netip.Addr, error) {
+	switch {
+	case host == "":
+		return netip.IPv4Unspecified(), nil
+	case strings.EqualFold(host, "localhost"):
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
+	ip, err := netip.ParseAddr(host)
+	return ip.Unmap(), err
+}
+
 // validate checks the options that need no file or cache, and names the
 // flag and its allowed range on failure.
 func (o *serveOptions) validate() error {
@@ -189,6 +232,10 @@ func (o *serveOptions) validate() error {
 	if o.pprofAddr != "" {
 		if err := checkListenAddr(o.flagName("pprof-addr"), o.pprofAddr); err != nil {
 			return err
+		}
+		if listenAddrsOverlap(o.addr, o.pprofAddr) {
+			return fmt.Errorf("invalid %s %s: it clashes with %s %s, which listens on the same port; give the profiles another port",
+				o.flagName("pprof-addr"), o.pprofAddr, o.flagName("addr"), o.addr)
 		}
 	}
 	if o.db == "" {
@@ -228,6 +275,20 @@ func (o *serveOptions) validate() error {
 	}
 	_, err := o.clusterOptions()
 	return err
+}
+
+// profileListenError describes a failed listen on --pprof-addr. A port
+// in use that --addr also names may be taken by the API's own listener,
+// as with --addr localhost:8080 --pprof-addr 127.0.0.1:8080.
+func (o *serveOptions) profileListenError(err error) error {
+	flag := o.flagName("pprof-addr")
+	_, port, _ := net.SplitHostPort(o.pprofAddr)
+	_, apiPort, _ := net.SplitHostPort(o.addr)
+	if errors.Is(err, syscall.EADDRINUSE) && port == apiPort {
+		return fmt.Errorf("listen on %s %s: %w; it may clash with %s %s, which listens on the same port",
+			flag, o.pprofAddr, err, o.flagName("addr"), o.addr)
+	}
+	return fmt.Errorf("listen on %s %s: %w", flag, o.pprofAddr, err)
 }
 
 // clusterOptions returns the cluster options of --peers and --self, or nil
@@ -283,13 +344,13 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	// startup error that leaves no new file behind.
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
+		return fmt.Errorf("listen on %s %s: %w", o.flagName("addr"), o.addr, err)
 	}
 	defer ln.Close()
 	var profiles net.Listener
 	if o.pprofAddr != "" {
 		if profiles, err = net.Listen("tcp", o.pprofAddr); err != nil {
-			return fmt.Errorf("listen on --pprof-addr %s: %w", o.pprofAddr, err)
+			return o.profileListenError(err)
 		}
 		defer profiles.Close()
 	}

@@ -117,6 +117,9 @@ func TestServeRejectsBadListenAddrs(t *testing.T) {
 		{"addr named port", []string{"--addr", "127.0.0.1:http"}, "invalid --addr"},
 		{"pprof without port", []string{"--addr", "127.0.0.1:0", "--pprof-addr", "bogus"}, "invalid --pprof-addr"},
 		{"pprof port too high", []string{"--addr", "127.0.0.1:0", "--pprof-addr", "127.0.0.1:99999"}, "invalid --pprof-addr"},
+		{"pprof leading space", []string{"--addr", "127.0.0.1:0", "--pprof-addr", " 127.0.0.1:0"}, `invalid --pprof-addr " 127.0.0.1:0": remove the spaces`},
+		{"pprof trailing space", []string{"--addr", "127.0.0.1:0", "--pprof-addr", "127.0.0.1:0 "}, `invalid --pprof-addr "127.0.0.1:0 ": remove the spaces`},
+		{"addr leading space", []string{"--addr", " 127.0.0.1:0"}, `invalid --addr " 127.0.0.1:0": remove the spaces`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
