@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -67,11 +68,19 @@ type benchOptions struct {
 	histogram   []time.Duration
 	allowRemote bool
 
-	// connectionsSet reports whether --connections was given.
-	connectionsSet bool
+	// changed holds the names of the flags given on the command line.
+	changed map[string]bool
+
+	// maxWorkers bounds the workers at a constant rate; 0 means
+	// maxBenchWorkers. A test lowers it to make the generator fall behind.
+	maxWorkers int
 
 	// progress receives the progress bar of the seeding; nil shows none.
 	progress io.Writer
+
+	// warnings receives warnings about the run, such as a generator that
+	// fell behind its schedule; nil discards them.
+	warnings io.Writer
 }
 
 func newBenchCommand(g *globalOptions) *cobra.Command {
@@ -88,7 +97,11 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 			"After the load bench prints the report, then exits with 5 if any request got no\n" +
 			"response (connection refused or reset, or no answer within --timeout). A run in which\n" +
 			"every request got a response exits 0, error statuses included, unless none of them\n" +
-			"succeeded (exit 1).\n\n" +
+			"succeeded (exit 1). SIGINT or SIGTERM during the load stops it: bench prints the\n" +
+			"report of the requests sent so far and exits with 1. When fewer than 90% of the\n" +
+			"requests that --rate schedules were sent, bench warns on stderr and still exits 0.\n" +
+			"Before the create mix, one GET /urls checks that the server answers and accepts the\n" +
+			"API key, so that a missing key exits 4 and an unreachable server 5 at once.\n\n" +
 			"Mixes:\n" +
 			"  redirect   GET of seeded codes\n" +
 			"  hackathon  80% redirects, 10% GET /urls pages, 7% POST /urls, 3% GET /health\n" +
@@ -101,7 +114,8 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.progress = terminalOutput(cmd.ErrOrStderr())
-			o.connectionsSet = cmd.Flags().Changed("connections")
+			o.warnings = cmd.ErrOrStderr()
+			o.changed = changedFlags(cmd)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runBench(ctx, cmd.OutOrStdout(), o)
@@ -109,13 +123,13 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 	}
 
 	f := cmd.Flags()
-	f.IntVar(&o.links, "links", defaultBenchLinks, fmt.Sprintf("links to seed before the load, 1 to %d (not used by --mix create)", maxBenchLinks))
+	f.IntVar(&o.links, "links", defaultBenchLinks, fmt.Sprintf("links to seed before the load, 1 to %d (not with --mix create)", maxBenchLinks))
 	f.BoolVar(&o.reuse, "reuse", false, "reuse active links of the server without click limit or expiry, and seed only the missing ones")
 	f.Var(&o.mix, "mix", "requests to send: redirect, hackathon or create")
 	f.IntVar(&o.rate, "rate", 1000, "requests per second; 0 sends as fast as --workers allow")
 	f.DurationVar(&o.duration, "duration", defaultBenchDuration, "time during which requests are sent, at most "+maxBenchDuration.String())
 	f.IntVar(&o.workers, "workers", defaultBenchWorkers, fmt.Sprintf("concurrent requests with --rate 0, and the initial workers otherwise (which grow up to %d)", maxBenchWorkers))
-	f.IntVar(&o.connections, "connections", defaultBenchConnections, fmt.Sprintf("connections open to the server at most, 1 to %d; requests beyond them wait, and the wait counts in their latency; not used with --hold-connections", maxBenchConnections))
+	f.IntVar(&o.connections, "connections", defaultBenchConnections, fmt.Sprintf("connections open to the server at most, 1 to %d; requests beyond them wait, and the wait counts in their latency; not with --hold-connections", maxBenchConnections))
 	f.IntVar(&o.holdConns, "hold-connections", 0, fmt.Sprintf("open this many keep-alive connections before the load, up to %d, and send the requests over them in turn so that all stay in use; 0 opens connections as needed, up to --connections", maxBenchConnections))
 	f.Float64Var(&o.zipf, "zipf", 0, "draw codes from a Zipf distribution with this exponent s > 1 over the links; 0 draws them uniformly")
 	f.DurationSliceVar(&o.histogram, "histogram", nil, "also report a latency histogram with these bucket bounds, such as 1ms,5ms,25ms")
@@ -136,6 +150,9 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 
 // validate checks the flags that the API client does not check.
 func (o *benchOptions) validate() error {
+	if err := o.checkUnusedFlags(); err != nil {
+		return err
+	}
 	needLinks := o.mix != mixCreate
 	switch {
 	case needLinks && (o.links < 1 || o.links > maxBenchLinks):
@@ -150,16 +167,29 @@ func (o *benchOptions) validate() error {
 		return fmt.Errorf("invalid --connections %d: must be 1 to %d", o.connections, maxBenchConnections)
 	case o.holdConns < 0 || o.holdConns > maxBenchConnections:
 		return fmt.Errorf("invalid --hold-connections %d: must be 0 to %d", o.holdConns, maxBenchConnections)
-	case o.connectionsSet && o.holdConns > o.connections:
-		// Held connections replace the pool that --connections bounds, so
-		// the default bound does not apply to them; an explicit one that
-		// is lower contradicts them.
-		return fmt.Errorf("invalid --hold-connections %d: above --connections %d; leave out --connections, which does not apply to held connections, or give at least %d",
-			o.holdConns, o.connections, o.holdConns)
 	case math.IsNaN(o.zipf) || o.zipf != 0 && !(o.zipf > 1 && o.zipf <= maxZipfExponent):
 		return fmt.Errorf("invalid --zipf %v: must be 0 for uniform, or above 1 and at most %v", o.zipf, maxZipfExponent)
 	}
 	return checkBuckets(o.histogram)
+}
+
+// checkUnusedFlags rejects a flag that the run would ignore, so that a
+// report never looks as if it measured a setting that it did not use.
+func (o *benchOptions) checkUnusedFlags() error {
+	if o.mix == mixCreate {
+		// The create mix seeds nothing and requests no code.
+		for _, name := range []string{"links", "reuse", "zipf"} {
+			if o.changed[name] {
+				return fmt.Errorf("invalid --%s with --mix create: the create mix seeds, reuses and requests no links, so leave --%s out", name, name)
+			}
+		}
+	}
+	if o.holdConns > 0 && o.changed["connections"] {
+		// Held connections replace the pool that --connections bounds.
+		return fmt.Errorf("invalid --connections %d with --hold-connections %d: the load uses only the held connections, so leave --connections out",
+			o.connections, o.holdConns)
+	}
+	return nil
 }
 
 // checkBuckets checks that histogram bounds are positive and increasing.
@@ -220,6 +250,8 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 		if err != nil {
 			return err
 		}
+	} else if err := probeServer(ctx, c); err != nil {
+		return err
 	}
 	tg := newBenchTargeter(c, o.mix, codes, o.zipf)
 
@@ -252,7 +284,11 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 
 	stats := newBenchStats(o.histogram)
 	attack(ctx, o, transport, tg, stats)
-	rep := stats.report(o, c.base.String())
+
+	// The signal context ends only on SIGINT or SIGTERM, never when the
+	// duration has passed.
+	interrupted := ctx.Err() != nil
+	rep := stats.report(o, c.base.String(), interrupted)
 	if heldConns != nil {
 		rep.HeldConnections = o.holdConns
 		rep.Reconnects = heldConns.reconnects()
@@ -265,7 +301,26 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
+	if interrupted {
+		return fmt.Errorf("the load was interrupted (%v) after %.2fs of %v; the report covers only the %d requests sent until then",
+			context.Cause(ctx), rep.Elapsed, o.duration, rep.Requests)
+	}
+	if rep.BehindSchedule && o.warnings != nil {
+		fmt.Fprintf(o.warnings, "linkbolt: warning: sent %d of the %d requests that --rate %d schedules in %v (%.1f%%); the generator fell behind, so the report describes the sent rate of %.1f req/s, not the offered rate\n",
+			rep.Requests, rep.ScheduledRequests, o.rate, o.duration, 100*float64(rep.Requests)/float64(rep.ScheduledRequests), rep.SentRate)
+	}
 	return rep.failure(c.base.String())
+}
+
+// probeServer sends one GET /urls before a load that seeds nothing, so
+// that a server that is down or rejects the API key fails the run at once
+// with exit 5 or 4, as seeding does for the other mixes.
+func probeServer(ctx context.Context, c *apiClient) error {
+	query := url.Values{"page": {"1"}, "per_page": {"1"}}
+	if _, _, err := c.call(ctx, http.MethodGet, "/urls", query, nil); err != nil {
+		return fmt.Errorf("checking the server before the load: %w", err)
+	}
+	return nil
 }
 
 // attack sends the load and adds every result to stats. It returns when the
@@ -278,6 +333,9 @@ func attack(ctx context.Context, o *benchOptions, transport http.RoundTripper, t
 	// each request leaves on schedule. Without a rate the workers are
 	// fixed, and each sends its next request when the last one returns.
 	maxWorkers := uint64(maxBenchWorkers)
+	if o.maxWorkers > 0 {
+		maxWorkers = uint64(o.maxWorkers)
+	}
 	pacer := vegeta.ConstantPacer{Freq: o.rate, Per: time.Second}
 	if o.rate == 0 {
 		maxWorkers = uint64(o.workers)

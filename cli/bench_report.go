@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -13,6 +14,11 @@ import (
 
 // maxErrorSamples is the number of distinct error messages a report keeps.
 const maxErrorSamples = 5
+
+// behindScheduleShare is the share of the scheduled requests below which a
+// report is marked behind schedule. A run that keeps up sends all of them,
+// give or take one at the end of the duration.
+const behindScheduleShare = 0.9
 
 // benchStats adds up the results of a load run. It is not safe for
 // concurrent use: attack adds every result from one goroutine.
@@ -114,6 +120,15 @@ type benchReport struct {
 	HeldConnections int `json:"held_connections,omitempty"`
 	Reconnects      int `json:"reconnects,omitempty"`
 
+	// ScheduledRequests is the number of requests that the offered rate
+	// schedules over the duration, 0 for --rate 0. BehindSchedule reports
+	// that a run that was not interrupted sent fewer than
+	// behindScheduleShare of them. Interrupted reports a run that a
+	// signal stopped before the duration had passed.
+	ScheduledRequests uint64 `json:"scheduled_requests"`
+	BehindSchedule    bool   `json:"behind_schedule"`
+	Interrupted       bool   `json:"interrupted"`
+
 	// Elapsed runs from the first request sent to the last response.
 	Elapsed    float64 `json:"elapsed_seconds"`
 	Requests   uint64  `json:"requests"`
@@ -162,13 +177,15 @@ func milliseconds(d time.Duration) float64 {
 	return float64(d) / float64(time.Millisecond)
 }
 
-// report summarises the results for the options of the run.
-func (s *benchStats) report(o *benchOptions, server string) *benchReport {
+// report summarises the results for the options of the run. interrupted
+// reports whether a signal stopped the load before its duration passed.
+func (s *benchStats) report(o *benchOptions, server string, interrupted bool) *benchReport {
 	r := &benchReport{
 		Mix:          string(o.mix),
 		Server:       server,
 		Zipf:         o.zipf,
 		OfferedRate:  o.rate,
+		Interrupted:  interrupted,
 		Workers:      o.workers,
 		Connections:  o.connections,
 		Duration:     o.duration.Seconds(),
@@ -185,6 +202,10 @@ func (s *benchStats) report(o *benchOptions, server string) *benchReport {
 	if o.mix != mixCreate {
 		r.Links = o.links
 	}
+	if o.rate > 0 {
+		r.ScheduledRequests = uint64(math.Round(float64(o.rate) * o.duration.Seconds()))
+		r.BehindSchedule = !interrupted && float64(s.requests) < behindScheduleShare*float64(r.ScheduledRequests)
+	}
 	for code, n := range s.codes {
 		r.StatusCodes[strconv.Itoa(code)] = n
 	}
@@ -199,11 +220,18 @@ func (s *benchStats) report(o *benchOptions, server string) *benchReport {
 
 	r.ErrorRate = float64(r.Errors) / float64(s.requests)
 	r.Elapsed = s.lastDone.Sub(s.firstSent).Seconds()
+
+	// n requests sent at a constant rate span n-1 intervals, so the sent
+	// rate counts intervals. The throughput window gives each request one
+	// interval, and grows to the last response when that comes later, so
+	// that the throughput never exceeds the sent rate.
+	window := r.Elapsed
 	if sending := s.lastSent.Sub(s.firstSent).Seconds(); sending > 0 {
 		r.SentRate = float64(s.requests-1) / sending
+		window = max(window, float64(s.requests)/r.SentRate)
 	}
-	if r.Elapsed > 0 {
-		r.Throughput = float64(s.successful) / r.Elapsed
+	if window > 0 {
+		r.Throughput = float64(s.successful) / window
 	}
 	r.Latency = latencyReport{
 		P50:  milliseconds(s.latency.Quantile(0.50)),

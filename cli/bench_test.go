@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -12,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/linkbolt/linkbolt/server"
 )
@@ -134,7 +140,11 @@ func TestBenchMixes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, load := startBenchServer(t, server.Options{})
-			rep := runBenchJSON(t, s, "--mix", tt.mix, "--links", fmt.Sprint(links), "--rate", "200", "--duration", "500ms")
+			args := []string{"--mix", tt.mix, "--rate", "200", "--duration", "500ms"}
+			if tt.seeded > 0 {
+				args = append(args, "--links", fmt.Sprint(links))
+			}
+			rep := runBenchJSON(t, s, args...)
 			kinds, _, _, _ := load.snapshot()
 
 			if rep.Requests < 80 || rep.Requests > 102 {
@@ -456,20 +466,207 @@ func TestBenchUnavailable(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
-		wantOut string
+		wantErr string
 	}{
-		{"seeding fails", []string{"--mix", "redirect"}, ""},
-		{"load gets no response", []string{"--mix", "create"}, "without a response"},
+		{"seeding fails", []string{"--mix", "redirect"}, "seeding links: POST " + closed + "/urls"},
+		{"probe fails", []string{"--mix", "create"}, "checking the server before the load: GET " + closed + "/urls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"bench", "--server", closed, "--rate", "50", "--duration", "200ms"}, tt.args...)
+			// Every mix fails before the load, so the run ends well
+			// before its duration.
+			const duration = 5 * time.Second
+			args := append([]string{"bench", "--server", closed, "--rate", "50", "--duration", duration.String()}, tt.args...)
+			start := time.Now()
 			res := runCommand(t, args...)
-			expectExit(t, res, exitUnavailable, "connection refused")
-			if !strings.Contains(res.out, tt.wantOut) {
-				t.Errorf("output does not contain %q:\n%s", tt.wantOut, res.out)
+			expectExit(t, res, exitUnavailable, "connection refused", tt.wantErr)
+			if elapsed := time.Since(start); elapsed >= duration {
+				t.Errorf("bench took %v, want it to fail before the %v load", elapsed, duration)
+			}
+			if res.out != "" {
+				t.Errorf("stdout = %q, want no report", res.out)
 			}
 		})
+	}
+}
+
+func TestBenchCreateRejectedKey(t *testing.T) {
+	clearEnv(t)
+	s, load := startBenchServer(t, server.Options{APIKeys: []string{"bench-key-0123456789"}})
+
+	start := time.Now()
+	res := s.cli(t, "bench", "--mix", "create", "--rate", "50", "--duration", "5s")
+	expectExit(t, res, exitRejected, "checking the server before the load", "401", "set "+apiKeyEnv)
+	if elapsed := time.Since(start); elapsed >= 5*time.Second {
+		t.Errorf("bench took %v, want it to fail before the load", elapsed)
+	}
+	if kinds, _, _, _ := load.snapshot(); len(kinds) != 0 {
+		t.Errorf("server got load requests %v, want none", kinds)
+	}
+	if n := urlCount(t, s); n != 0 {
+		t.Errorf("store holds %d links, want none", n)
+	}
+}
+
+func TestBenchBehindSchedule(t *testing.T) {
+	clearEnv(t)
+
+	// Two workers over a server that takes 50 ms per request send about
+	// 40 requests per second, a fifth of the 200 that --rate schedules.
+	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "slow.db"), nil, server.Options{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Vegeta-Attack") == benchAttackName {
+				time.Sleep(50 * time.Millisecond)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	var out, warnings bytes.Buffer
+	o := &benchOptions{
+		client:      clientOptions{server: s.url, timeout: 5 * time.Second, output: outputJSON},
+		mix:         mixRedirect,
+		links:       5,
+		rate:        200,
+		duration:    time.Second,
+		workers:     1,
+		connections: defaultBenchConnections,
+		maxWorkers:  2,
+		warnings:    &warnings,
+	}
+	if err := runBench(t.Context(), &out, o); err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	if rep.ScheduledRequests != 200 {
+		t.Errorf("scheduled_requests = %d, want 200", rep.ScheduledRequests)
+	}
+	if rep.Requests >= 100 {
+		t.Errorf("requests = %d, want far fewer than 200 from two slow workers", rep.Requests)
+	}
+	if !rep.BehindSchedule {
+		t.Errorf("behind_schedule = false with %d of %d requests sent", rep.Requests, rep.ScheduledRequests)
+	}
+	want := fmt.Sprintf("warning: sent %d of the 200 requests that --rate 200 schedules in 1s", rep.Requests)
+	if !strings.Contains(warnings.String(), want) {
+		t.Errorf("warnings %q do not contain %q", warnings.String(), want)
+	}
+}
+
+func TestBenchOnSchedule(t *testing.T) {
+	clearEnv(t)
+	s, _ := startBenchServer(t, server.Options{})
+	res := s.cli(t, "bench", "--output", "json", "--links", "5", "--rate", "100", "--duration", "500ms")
+	expectExit(t, res, exitOK)
+	var rep benchReport
+	decodeOutput(t, res, &rep)
+	if rep.ScheduledRequests != 50 {
+		t.Errorf("scheduled_requests = %d, want 50", rep.ScheduledRequests)
+	}
+	if rep.BehindSchedule || rep.Interrupted {
+		t.Errorf("behind_schedule = %v, interrupted = %v, want both false for %d of %d requests",
+			rep.BehindSchedule, rep.Interrupted, rep.Requests, rep.ScheduledRequests)
+	}
+	if strings.Contains(res.errOut, "warning") {
+		t.Errorf("stderr %q has a warning for a run on schedule", res.errOut)
+	}
+	for _, field := range []string{`"scheduled_requests":`, `"behind_schedule":`, `"interrupted":`} {
+		if !strings.Contains(res.out, field) {
+			t.Errorf("report lacks %s: %s", field, res.out)
+		}
+	}
+}
+
+func TestBenchInterrupted(t *testing.T) {
+	clearEnv(t)
+	s, load := startBenchServer(t, server.Options{})
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+
+	// The context ends as the signal context of the command does on
+	// SIGINT, once the load has started.
+	go func() {
+		for {
+			if kinds, _, _, _ := load.snapshot(); kinds["redirect"] >= 10 {
+				cancel(errors.New("interrupt signal received"))
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+
+	var out bytes.Buffer
+	o := &benchOptions{
+		client:      clientOptions{server: s.url, timeout: 5 * time.Second, output: outputJSON},
+		mix:         mixRedirect,
+		links:       5,
+		rate:        100,
+		duration:    20 * time.Second,
+		workers:     1,
+		connections: defaultBenchConnections,
+	}
+	start := time.Now()
+	err := runBench(ctx, &out, o)
+	if elapsed := time.Since(start); elapsed >= 10*time.Second {
+		t.Errorf("bench took %v after the interrupt, want it to stop", elapsed)
+	}
+	if err == nil || !strings.Contains(err.Error(), "the load was interrupted (interrupt signal received)") {
+		t.Fatalf("bench error = %v, want the interruption", err)
+	}
+	if code, ok := clientExitCode(err); ok {
+		t.Errorf("interrupted bench maps to exit %d, want the default failure", code)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	if !rep.Interrupted {
+		t.Errorf("interrupted = false in %s", out.String())
+	}
+	if rep.BehindSchedule {
+		t.Errorf("behind_schedule = true, want false for an interrupted run")
+	}
+	if rep.Requests < 10 || rep.Requests >= 2000 {
+		t.Errorf("requests = %d, want the few sent before the interrupt", rep.Requests)
+	}
+}
+
+func TestBenchThroughputBounded(t *testing.T) {
+	// 100 requests sent 10 ms apart, each with a latency of 1 ms, as in a
+	// run at 100/s for 1s that keeps up.
+	stats := newBenchStats(nil)
+	start := time.Now()
+	for i := range 100 {
+		stats.add(&vegeta.Result{
+			Code:      302,
+			Timestamp: start.Add(time.Duration(i) * 10 * time.Millisecond),
+			Latency:   time.Millisecond,
+		}, kindRedirect)
+	}
+	o := &benchOptions{mix: mixRedirect, links: 5, rate: 100, duration: time.Second}
+	rep := stats.report(o, "http://127.0.0.1:1", false)
+
+	if math.Abs(rep.SentRate-100) > 1e-9 {
+		t.Errorf("sent rate = %v, want 100", rep.SentRate)
+	}
+	if rep.Throughput > rep.SentRate {
+		t.Errorf("throughput %v is above the sent rate %v", rep.Throughput, rep.SentRate)
+	}
+	if math.Abs(rep.Throughput-100) > 1e-9 {
+		t.Errorf("throughput = %v, want 100", rep.Throughput)
+	}
+
+	// A response that comes after the last interval widens the window.
+	stats.add(&vegeta.Result{Code: 302, Timestamp: start.Add(time.Second), Latency: 2 * time.Second}, kindRedirect)
+	rep = stats.report(o, "http://127.0.0.1:1", false)
+	if want := 101 / 3.0; math.Abs(rep.Throughput-want) > 1e-9 {
+		t.Errorf("throughput = %v, want %v: 101 responses in 3 s", rep.Throughput, want)
 	}
 }
 
@@ -493,7 +690,14 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"zero connections", []string{"--connections", "0"}, "--connections 0"},
 		{"negative held connections", []string{"--hold-connections", "-1"}, "--hold-connections -1"},
 		{"too many held connections", []string{"--hold-connections", "70000"}, "--hold-connections 70000"},
-		{"held connections above connections", []string{"--connections", "10", "--hold-connections", "20"}, "--hold-connections 20: above --connections 10"},
+		{"connections below held connections", []string{"--connections", "10", "--hold-connections", "20"}, "invalid --connections 10 with --hold-connections 20"},
+		{"connections above held connections", []string{"--connections", "2000", "--hold-connections", "20"}, "invalid --connections 2000 with --hold-connections 20"},
+		{"links with create", []string{"--mix", "create", "--links", "5"}, "invalid --links with --mix create"},
+		{"default links with create", []string{"--mix", "create", "--links", "1000"}, "invalid --links with --mix create"},
+		{"reuse with create", []string{"--mix", "create", "--reuse"}, "invalid --reuse with --mix create"},
+		{"zipf with create", []string{"--mix", "create", "--zipf", "2"}, "invalid --zipf with --mix create"},
+		{"server port too high", []string{"--server", "http://127.0.0.1:99999"}, `invalid --server "http://127.0.0.1:99999": port 99999 is outside 1 to 65535`},
+		{"server port zero", []string{"--server", "http://127.0.0.1:0"}, `invalid --server "http://127.0.0.1:0": port 0 is outside 1 to 65535`},
 		{"zero links", []string{"--links", "0"}, "--links 0"},
 		{"too many links", []string{"--links", "3000000"}, "--links 3000000"},
 		{"zipf of 1", []string{"--zipf", "1"}, "--zipf 1"},
@@ -521,16 +725,17 @@ func TestBenchHeldConnectionsAboveDefault(t *testing.T) {
 
 	// --connections bounds the connections opened as needed, which held
 	// connections replace, so its default does not bound them: bench
-	// starts to open them, and fails only because no server listens.
-	res := runCommand(t, "bench", "--server", closed, "--mix", "create", "--duration", "1s",
+	// accepts the flags, and fails only because no server listens.
+	res := runCommand(t, "bench", "--server", closed, "--mix", "redirect", "--duration", "1s",
 		"--hold-connections", strconv.Itoa(defaultBenchConnections+1))
-	expectExit(t, res, exitUnavailable, fmt.Sprintf("opening connection 1 of %d", defaultBenchConnections+1))
+	expectExit(t, res, exitUnavailable, "seeding links", "connection refused")
 
-	// An explicit --connections at least as large is no contradiction.
+	// Without --connections on the command line, its default is no
+	// contradiction.
 	o := benchOptions{mix: mixCreate, rate: 1, duration: time.Second, workers: 1,
-		connections: 20, connectionsSet: true, holdConns: 20}
+		connections: defaultBenchConnections, holdConns: 20}
 	if err := o.validate(); err != nil {
-		t.Errorf("validate with --connections 20 --hold-connections 20: %v", err)
+		t.Errorf("validate with --hold-connections 20: %v", err)
 	}
 }
 

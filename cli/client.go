@@ -208,6 +208,13 @@ func parseServerURL(raw, flag string) (*url.URL, error) {
 	if !valid {
 		return nil, fmt.Errorf("invalid %s %q: use an http or https URL such as %s", flag, raw, defaultServer)
 	}
+
+	// url.Parse takes any digits as a port; the dial would fail later.
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("invalid %s %q: port %s is outside 1 to 65535", flag, raw, port)
+		}
+	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, nil

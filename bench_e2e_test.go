@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSIGINT sends SIGINT to a `linkbolt bench` process during its
+// load, and checks that it prints the partial report and exits with 1.
+func TestBenchSIGINT(t *testing.T) {
+	p := startServer(t, filepath.Join(t.TempDir(), "bench.db"))
+	cmd := exec.Command(linkboltBinary(t), "bench", "--server", p.base, "--links", "5",
+		"--rate", "100", "--duration", "20s", "--output", "json")
+	cmd.Env = childEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting linkbolt bench: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+
+	// Seeding sends no redirect, so the first cache lookups show that the
+	// load has started.
+	deadline := time.Now().Add(startTimeout)
+	for scrapeMetric(t, p, "linkbolt_cache_hits_total")+scrapeMetric(t, p, "linkbolt_cache_misses_total") < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no redirects within %v; bench stderr: %s", startTimeout, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+
+	var err error
+	select {
+	case err = <-done:
+		done <- err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("bench did not exit within 10s of SIGINT; stderr: %s", stderr.String())
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 1 {
+		t.Errorf("bench exited with %v after SIGINT, want exit status 1", err)
+	}
+	if d := time.Since(sent); d > 5*time.Second {
+		t.Errorf("bench took %v to exit after SIGINT", d)
+	}
+	if want := "the load was interrupted (interrupt signal received)"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q does not contain %q", stderr.String(), want)
+	}
+
+	var rep struct {
+		Requests    int  `json:"requests"`
+		Interrupted bool `json:"interrupted"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if !rep.Interrupted {
+		t.Errorf("interrupted = false in %s", stdout.String())
+	}
+	if rep.Requests < 10 || rep.Requests >= 2000 {
+		t.Errorf("requests = %d, want those sent before SIGINT, far fewer than 2000", rep.Requests)
+	}
+}
