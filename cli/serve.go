@@ -366,6 +366,11 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	}
 
 	log.Info("opening database", "db", o.db)
+	// The first commit writes over an invalid meta page, so it is read
+	// before the open.
+	if problem := store.MetaProblem(o.db); problem != "" {
+		log.Warn("database meta page invalid", "db", o.db, "problem", problem)
+	}
 	if storeOpts == nil {
 		storeOpts = &store.Options{}
 	}

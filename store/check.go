@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -154,6 +155,16 @@ func Check(path string, opts *Options) (CheckReport, error) {
 	defer s.Close()
 
 	report := CheckReport{Size: info.Size()}
+	pageProblems, damaged, err := scanPages(path)
+	if err != nil {
+		return CheckReport{}, err
+	}
+	for _, p := range pageProblems {
+		report.add(ProblemFile, nil, "%s", p)
+	}
+	if damaged {
+		return report, nil
+	}
 	err = s.view(func(tx *bolt.Tx) error {
 		c := &checker{tx: tx, ids: s.ids, report: &report}
 		c.run()
@@ -171,18 +182,23 @@ type checker struct {
 }
 
 func (c *checker) add(kind ProblemKind, bucket []byte, format string, args ...any) {
-	c.report.Total++
-	if len(c.report.Problems) < MaxCheckProblems {
+	c.report.add(kind, bucket, format, args...)
+}
+
+func (r *CheckReport) add(kind ProblemKind, bucket []byte, format string, args ...any) {
+	r.Total++
+	if len(r.Problems) < MaxCheckProblems {
 		p := Problem{Kind: kind, Bucket: string(bucket), Message: fmt.Sprintf(format, args...)}
-		c.report.Problems = append(c.report.Problems, p)
+		r.Problems = append(r.Problems, p)
 	}
 }
 
 func (c *checker) run() {
+	before := c.report.Total
 	for err := range c.tx.Check() {
-		c.add(ProblemFile, nil, "%v", err)
+		c.add(ProblemFile, nil, "%s", boltCheckMessage(err))
 	}
-	if c.report.Total > 0 || !c.checkBuckets() {
+	if c.report.Total > before || !c.checkBuckets() {
 		return
 	}
 	c.checkSchema()
@@ -636,4 +652,15 @@ func (c *checker) clickEvents() map[uint64]uint64 {
 		return true
 	})
 	return counts
+}
+
+// boltCheckMessage words an error of bbolt's check. bbolt turns a panic
+// inside its check, on a damaged page, into an error that reads
+// "panic: ..." or as a runtime error.
+func boltCheckMessage(err error) string {
+	msg := err.Error()
+	if fmt.Sprintf("%T", err) == "bbolt.panicked" {
+		return "the page check stopped on damaged data: " + strings.TrimPrefix(msg, "panic: ")
+	}
+	return msg
 }

@@ -57,6 +57,15 @@ func Compact(path, out string, opts *Options) (CompactResult, error) {
 	defer src.Close()
 
 	res := CompactResult{Path: path, Before: info.Size()}
+	// Compacting a damaged file would copy the damage, stop halfway, or
+	// read outside the memory map.
+	problems, _, err := scanPages(path)
+	if err != nil {
+		return res, fmt.Errorf("compact %s: %w", path, err)
+	}
+	if len(problems) > 0 {
+		return res, fmt.Errorf("compact %s: %w: %s; run linkbolt check for the full list", path, ErrCorrupt, problems[0])
+	}
 	if out != "" {
 		if _, err := os.Lstat(out); err == nil {
 			return res, fmt.Errorf("compact to %s: %w; choose a new output path", out, fs.ErrExist)
@@ -114,12 +123,11 @@ func copyCompacted(src *bolt.DB, path string, perm fs.FileMode) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverCorrupt(&err)
 
-	// Compacting a damaged file would copy the damage or stop halfway.
 	err = src.View(func(tx *bolt.Tx) error {
 		var first error
 		for checkErr := range tx.Check() {
 			if first == nil {
-				first = fmt.Errorf("%w: %v; run linkbolt check for the full list", ErrCorrupt, checkErr)
+				first = fmt.Errorf("%w: %s; run linkbolt check for the full list", ErrCorrupt, boltCheckMessage(checkErr))
 			}
 		}
 		return first

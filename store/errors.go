@@ -59,3 +59,13 @@ func (e *ImportError) Unwrap() error {
 func isNotFound(err error) bool {
 	return errors.Is(err, ErrNotFound)
 }
+
+// listedRecord words the error of reading a record whose id an index or
+// a list walk gave. A missing record there is damage to the file, not a
+// wrong id from the client.
+func listedRecord(err error, noun string, id uint64) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: the index lists %s %d, which has no record; run linkbolt check", ErrCorrupt, noun, id)
+	}
+	return err
+}

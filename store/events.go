@@ -138,7 +138,7 @@ func (s *Store) ListEvents(f EventFilter, p Page) ([]Event, uint64, error) {
 		for _, id := range ids {
 			ev, err := getEvent(tx, id)
 			if err != nil {
-				return err
+				return listedRecord(err, "event", id)
 			}
 			events = append(events, ev)
 		}

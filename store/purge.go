@@ -165,7 +165,7 @@ func removeURLEvents(tx *bolt.Tx, urlID uint64, dryRun bool) (uint64, error) {
 	for _, id := range ids {
 		ev, err := getEvent(tx, id)
 		if err != nil {
-			return 0, err
+			return 0, listedRecord(err, "event", id)
 		}
 		if err := deleteEvent(tx, &ev); err != nil {
 			return 0, err

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,6 +202,9 @@ func Open(path string, opts *Options) (*Store, error) {
 		probeEvery = DefaultSpaceProbeInterval
 	}
 
+	if err := checkFileKind(path, opts.ReadOnly); err != nil {
+		return nil, err
+	}
 	db, err := openBolt(path, &bolt.Options{
 		Timeout:      timeout,
 		MaxSize:      opts.MaxSize,
@@ -212,6 +217,9 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
 	case errors.As(err, &pathErr):
 		return nil, err
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), err != nil && strings.HasPrefix(err.Error(), "file size too small"):
+		return nil, fmt.Errorf("open %s: %w: it is not a bbolt database file, or both of its meta pages are damaged (%v)", path, ErrCorrupt, err)
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -300,6 +308,36 @@ func checkSchemaVersion(tx *bolt.Tx) error {
 
 func newerSchemaError(v uint64) error {
 	return fmt.Errorf("file has schema version %d, newer than this binary's %d; upgrade linkbolt", v, schemaVersion)
+}
+
+// checkFileKind rejects a path that exists but cannot hold a database: a
+// directory, a FIFO or a device, where bbolt would fail with an unclear
+// error or wait for a writer forever. An empty file is a new database
+// when opened for writing, and no database at all when read-only.
+func checkFileKind(path string, readOnly bool) error {
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case info.IsDir():
+		return fmt.Errorf("open %s: it is a directory, not a database file", path)
+	case !info.Mode().IsRegular():
+		kind := "not a regular file"
+		switch t := info.Mode().Type(); {
+		case t&fs.ModeNamedPipe != 0:
+			kind = "a named pipe"
+		case t&fs.ModeSocket != 0:
+			kind = "a socket"
+		case t&fs.ModeDevice != 0:
+			kind = "a device"
+		}
+		return fmt.Errorf("open %s: it is %s, not a database file", path, kind)
+	case readOnly && info.Size() == 0:
+		return fmt.Errorf("open %s: %w: the file is empty, so it is not a linkbolt database", path, ErrCorrupt)
+	}
+	return nil
 }
 
 // openBolt opens the file and prepares its buckets. bbolt reads a damaged

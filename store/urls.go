@@ -355,7 +355,7 @@ func (s *Store) ListURLs(f URLFilter, p Page) ([]URL, uint64, error) {
 		for _, id := range ids {
 			u, err := getURL(tx, id)
 			if err != nil {
-				return err
+				return listedRecord(err, "url", id)
 			}
 			urls = append(urls, u)
 		}

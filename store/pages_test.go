@@ -1,0 +1,228 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// buildPagedStore writes a store whose buckets span many pages: users,
+// links, clicks and their indexes.
+func buildPagedStore(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "paged.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clicks []Click
+	for i := range 120 {
+		u := mustUser(t, s, fmt.Sprintf("user%03d", i))
+		link := mustURL(t, s, URL{UserID: u.ID, ShortCode: fmt.Sprintf("code%03d", i), Title: ptr(strings.Repeat("t", i%40))})
+		for range 3 {
+			clicks = append(clicks, Click{URLID: link.ID, UserID: u.ID, Time: time.Now(), Referrer: "https://ref.example/"})
+		}
+	}
+	if err := s.RecordClicks(clicks); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// flipByte returns a copy of the file at path with the byte at off
+// inverted.
+func flipByte(t *testing.T, src []byte, dir string, off int) string {
+	t.Helper()
+	data := append([]byte(nil), src...)
+	data[off] ^= 0xFF
+	path := filepath.Join(dir, fmt.Sprintf("flip-%d.db", off))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCheckAndCompactSurviveDamagedPages inverts the fields of each page
+// header and of its first elements. bbolt trusts these sizes and offsets,
+// and a read outside its memory map is a fault that ends the process, so
+// this test fails by crashing when a damaged page reaches bbolt.
+func TestCheckAndCompactSurviveDamagedPages(t *testing.T) {
+	src, err := os.ReadFile(buildPagedStore(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pageSize = 4096
+	// Page header: count at 10, overflow at 12. First element: its
+	// position at 20 and its key size at 24 in a leaf, the key size at 20
+	// in a branch.
+	offsets := []int{10, 11, 12, 20, 24}
+	dir := t.TempDir()
+	damaged := 0
+	for page := 2; page < len(src)/pageSize; page++ {
+		for _, o := range offsets {
+			path := flipByte(t, src, dir, page*pageSize+o)
+			report, err := Check(path, nil)
+			if err != nil && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("check of page %d byte %d: %v", page, o, err)
+			}
+			fileDamage := err != nil
+			for _, p := range report.Problems {
+				fileDamage = fileDamage || p.Kind == ProblemFile
+			}
+			if fileDamage {
+				damaged++
+			}
+			// Compact checks bbolt's structures only; damage inside a record
+			// is copied as it is.
+			if _, err := Compact(path, path+".out", nil); err == nil && fileDamage {
+				t.Errorf("page %d byte %d: compact accepted a file whose pages check rejects: %s", page, o, problemList(report))
+			}
+			os.Remove(path)
+			os.Remove(path + ".out")
+		}
+	}
+	if damaged == 0 {
+		t.Fatal("no inverted byte was reported as damage")
+	}
+}
+
+func TestCheckReportsInvalidMetaPage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUser(t, s, "alice")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := Check(path, nil)
+	if err != nil || !before.OK() || before.Records.Users != 1 {
+		t.Fatalf("check before the damage: %v, %d users, problems %s", err, before.Records.Users, problemList(before))
+	}
+
+	// The meta page of the newest transaction is the one whose txid, at
+	// byte 64 of the page, is larger.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := 0
+	if txid(data[4096:]) > txid(data) {
+		newest = 1
+	}
+	data[newest*4096+16] ^= 0xFF // the magic number
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := Check(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("meta page %d is invalid because its magic number is wrong", newest)
+	if report.OK() || !strings.Contains(problemList(report), want) {
+		t.Fatalf("problems %s, want one saying %q", problemList(report), want)
+	}
+	if _, err := Compact(path, path+".out", nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("compact of a file with an invalid meta page: %v, want ErrCorrupt", err)
+	}
+}
+
+func txid(page []byte) uint64 {
+	return binary.NativeEndian.Uint64(page[64:])
+}
+
+func TestListMissingRecordIsCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "listed.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := mustUser(t, s, "owner")
+	link := mustURL(t, s, URL{UserID: owner.ID, ShortCode: "listed"})
+	ev, err := s.CreateEvent(Event{URLID: link.ID, Type: "shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	damageFile(t, path, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketEvents).Delete(itob(ev.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketURLs).Delete(itob(link.ID))
+	})
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	shared := "shared"
+	if _, _, err := s.ListEvents(EventFilter{Type: &shared}, Page{1, 10}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("events listed by an index entry without a record: %v, want ErrCorrupt", err)
+	}
+	if _, _, err := s.ListURLs(URLFilter{UserID: &owner.ID}, Page{1, 10}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("urls listed by an index entry without a record: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	text := filepath.Join(dir, "text.db")
+	fifo := filepath.Join(dir, "fifo.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(text, []byte(strings.Repeat("not a database\n", 300)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path, want string
+	}{
+		{dir, "it is a directory, not a database file"},
+		{fifo, "it is a named pipe, not a database file"},
+		{empty, "the file is empty"},
+		{text, "it is not a bbolt database file"},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.path), func(t *testing.T) {
+			// bbolt waits forever on a FIFO that no one writes, so each
+			// call runs in a goroutine and a hang fails the test.
+			done := make(chan error, 2)
+			go func() {
+				_, err := Check(tt.path, nil)
+				done <- err
+				_, err = Compact(tt.path, filepath.Join(t.TempDir(), "out.db"), nil)
+				done <- err
+			}()
+			for range 2 {
+				select {
+				case err := <-done:
+					if err == nil || !strings.Contains(err.Error(), tt.want) {
+						t.Errorf("error %v, want one saying %q", err, tt.want)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("still waiting after 10 s")
+				}
+			}
+		})
+	}
+}
