@@ -2,7 +2,8 @@
 # run.sh measures every figure of docs/benchmarks.md on this machine: wrk
 # against the ceiling server and linkbolt in the same run, `linkbolt bench`
 # mixes, a latency sweep plotted to latency.png, a large Zipf set and the
-# Go benchmarks. Raw results and the plot go to bench/results/<UTC time>/.
+# Go benchmarks. Raw results and the plot go to bench/results/<UTC time>/,
+# or to RESULTS_DIR/<UTC time>/ when RESULTS_DIR is set.
 #
 #   bench/run.sh                         # about 5 minutes with the defaults
 #   BENCH_LINKS=1000000 bench/run.sh     # the 1,000,000-link set of the
@@ -37,13 +38,14 @@ ZIPF_S=${ZIPF_S:-1.1}                   # Zipf exponent on the large set
 GO_BENCHTIME=${GO_BENCHTIME:-1s}
 GO_BENCHCOUNT=${GO_BENCHCOUNT:-3}
 UPDATE_DOCS_PLOT=${UPDATE_DOCS_PLOT:-0} # 1 copies latency.png to docs/img/
+RESULTS_DIR=${RESULTS_DIR:-$root/bench/results} # parent of each run's folder
 
 # slack is added to the timeout of every bounded command, for its start
 # and its last responses.
 slack=30
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-results=$root/bench/results/$stamp
+results=$RESULTS_DIR/$stamp
 work=$(mktemp -d)
 mkdir -p "$results"
 pids=()
@@ -238,7 +240,7 @@ need_tool column bsdextrautils
 } >"$results/machine.txt"
 for v in WRK_DURATION WRK_ROUNDS ZIPF_ROUNDS MIX_DURATION MIX_RATE CREATE_WORKERS SEED_LINKS \
   HOLD_CONNECTIONS HOLD_RATE HOLD_DURATION SWEEP_RATES SWEEP_DURATION BENCH_LINKS ZIPF_S GO_BENCHTIME GO_BENCHCOUNT \
-  UPDATE_DOCS_PLOT; do
+  UPDATE_DOCS_PLOT RESULTS_DIR; do
   echo "$v=${!v}"
 done >"$results/settings.txt"
 log "results in $results"
