@@ -66,8 +66,8 @@ func readMeta(f io.ReaderAt, off int64) (fileMeta, string) {
 		return m, fmt.Sprintf("its format version is %d, want %d", le.Uint32(b[4:]), boltVersion)
 	case le.Uint64(b[metaChecksumAt:]) != h.Sum64():
 		return m, "its checksum does not match"
-	case m.pageSize < 512 || m.pageSize > 1<<20 || m.pageSize&(m.pageSize-1) != 0:
-		return m, fmt.Sprintf("its page size %d is not a power of 2 from 512 to 1 MiB", m.pageSize)
+	case m.pageSize < 512 || m.pageSize > 16<<20 || m.pageSize&(m.pageSize-1) != 0:
+		return m, fmt.Sprintf("its page size %d is not a power of 2 from 512 to 16 MiB", m.pageSize)
 	}
 	return m, ""
 }
@@ -131,11 +131,18 @@ func scanPages(path string) (problems []string, damaged bool, err error) {
 // why a meta page is invalid, and ok is false when both are.
 func chooseMeta(f io.ReaderAt) (meta fileMeta, problem string, ok bool) {
 	m0, bad0 := readMeta(f, 0)
-	pageSize := int64(m0.pageSize)
-	if bad0 != "" {
-		pageSize = int64(os.Getpagesize())
+	m1, bad1 := fileMeta{}, ""
+	if bad0 == "" {
+		m1, bad1 = readMeta(f, int64(m0.pageSize))
+	} else {
+		// Without the page size of meta page 0, bbolt looks for meta
+		// page 1 at each page size from 1 KiB to 16 MiB.
+		for size := int64(1024); size <= 16<<20; size *= 2 {
+			if m1, bad1 = readMeta(f, size); bad1 == "" && int64(m1.pageSize) == size {
+				break
+			}
+		}
 	}
-	m1, bad1 := readMeta(f, pageSize)
 	switch {
 	case bad0 != "" && bad1 != "":
 		return fileMeta{}, fmt.Sprintf("both meta pages are invalid: page 0 because %s, page 1 because %s", bad0, bad1), false
