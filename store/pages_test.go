@@ -142,7 +142,6 @@ func TestCheckReportsInvalidMetaPage(t *testing.T) {
 	}
 }
 
-
 func TestListMissingRecordIsCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "listed.db")
 	s, err := Open(path, nil)
