@@ -559,6 +559,14 @@ func TestMethodNotAllowed(t *testing.T) {
 		{name: "post health", method: http.MethodPost, path: "/health", allow: []string{"GET"}},
 		{name: "post short code", method: http.MethodPost, path: "/abc123", allow: []string{"GET"}},
 		{name: "delete redirect", method: http.MethodDelete, path: "/urls/abc123/redirect", allow: []string{"GET"}},
+		{name: "get users bulk", method: http.MethodGet, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "put users bulk", method: http.MethodPut, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "delete users bulk", method: http.MethodDelete, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "patch users bulk", method: http.MethodPatch, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "get urls bulk", method: http.MethodGet, path: "/urls/bulk", allow: []string{"POST"}},
+		{name: "put urls bulk", method: http.MethodPut, path: "/urls/bulk", allow: []string{"POST"}},
+		{name: "get events bulk", method: http.MethodGet, path: "/events/bulk", allow: []string{"POST"}},
+		{name: "delete events bulk", method: http.MethodDelete, path: "/events/bulk", allow: []string{"POST"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -576,6 +584,9 @@ func TestMethodNotAllowed(t *testing.T) {
 			}
 			if slices.Contains(allowed, tc.method) {
 				t.Errorf("Allow %q lists the rejected method %s", header, tc.method)
+			}
+			if tc.allow[0] == http.MethodPost && len(allowed) != 1 {
+				t.Errorf("Allow %q, want only POST", header)
 			}
 		})
 	}
