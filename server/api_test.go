@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -2250,6 +2251,32 @@ func TestBulkImportForms(t *testing.T) {
 			})
 		}
 	}
+}
+
+func TestBulkRejectsContentEncoding(t *testing.T) {
+	a := startAPI(t, Options{})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(usersCSV))
+	zw.Close()
+	for _, encoding := range []string{"gzip", "deflate, gzip", "br"} {
+		t.Run(encoding, func(t *testing.T) {
+			req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: "text/csv",
+				body: gz.String(), header: map[string]string{"Content-Encoding": encoding}}
+			body := wantError(t, a.do(t, req), http.StatusUnsupportedMediaType, "")
+			if msg := body["error"].(string); !strings.Contains(msg, "Content-Encoding") {
+				t.Errorf("error %q does not name Content-Encoding", msg)
+			}
+		})
+	}
+	if _, total := a.list(t, "/users"); total != 0 {
+		t.Errorf("X-Total-Count %d after rejected uploads, want 0", total)
+	}
+
+	// identity is no encoding at all.
+	req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: "text/csv",
+		body: usersCSV, header: map[string]string{"Content-Encoding": "identity"}}
+	wantObject(t, a.do(t, req), http.StatusCreated)
 }
 
 func TestBulkKeepsRecords(t *testing.T) {

@@ -115,6 +115,9 @@ func (b *bodyReader) explain(err error) error {
 // multipart/form-data body, or the whole body of any other type but JSON
 // and URL-encoded forms.
 func csvFile(r *http.Request) (io.Reader, error) {
+	if err := checkIdentityEncoding(r); err != nil {
+		return nil, err
+	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		mediaType = ""
@@ -126,6 +129,26 @@ func csvFile(r *http.Request) (io.Reader, error) {
 		return nil, badRequest("send the CSV as the file field of a multipart/form-data body or as a text/csv body, not %s", mediaType)
 	}
 	return r.Body, nil
+}
+
+// checkIdentityEncoding rejects a body with a Content-Encoding other than
+// identity with 415, because the server does not decompress bodies and
+// would otherwise parse the compressed bytes as CSV.
+func checkIdentityEncoding(r *http.Request) error {
+	for _, value := range r.Header.Values("Content-Encoding") {
+		for coding := range strings.SplitSeq(value, ",") {
+			coding = strings.TrimSpace(coding)
+			if coding == "" || strings.EqualFold(coding, "identity") {
+				continue
+			}
+			return &apiError{
+				status: http.StatusUnsupportedMediaType,
+				message: fmt.Sprintf("Content-Encoding %q is not supported; send the CSV uncompressed",
+					truncate(coding, maxEcho)),
+			}
+		}
+	}
+	return nil
 }
 
 // multipartFile returns the part named "file", skipping other fields.
