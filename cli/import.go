@@ -45,7 +45,8 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 		Long: "Load users, urls and events CSV files (the seed format: a header row, then one record\n" +
 			"per row), in that order. Each file is loaded in one transaction: an invalid row loads\n" +
 			"nothing of its file, and the files before it stay loaded. Rows are upserted by id.\n" +
-			"Every file is opened before the first is loaded. Only CSV is read: the JSON Lines\n" +
+			"Every file is opened before the first is loaded, and each must be a regular file:\n" +
+			"a named pipe or a device is rejected. Only CSV is read: the JSON Lines\n" +
 			"files of export --format jsonl are for other tools and are rejected.\n\n" +
 			"Without --db the files are uploaded to the bulk endpoints of the server that --server\n" +
 			"names. With --db they are loaded into that database file directly, which no server\n" +
@@ -162,8 +163,18 @@ var jsonExtensions = []string{".jsonl", ".ndjson", ".json"}
 // report a missing or unreadable file before anything is loaded. A JSON or
 // JSON Lines file, such as one of export --format jsonl, is a usage error.
 // It is found by its extension, or by a first character of { or [, which
-// no header row of the CSV format starts with.
+// no header row of the CSV format starts with. A file that is not a
+// regular file, such as a named pipe or a device, is a usage error too,
+// found before it is opened: opening a named pipe waits for a writer.
 func checkCSVFile(kind, path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", kind, err)
+	}
+	if !info.Mode().IsRegular() {
+		return usageError{fmt.Errorf("--%s %s is %s: import reads only regular files; copy the data to a file first",
+			kind, path, describeFileType(info.Mode()))}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", kind, err)
