@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,7 @@ type exportOptions struct {
 	client clientOptions
 	dir    string
 	format string
+	force  bool
 }
 
 // exportResult is one file written by an export.
@@ -52,7 +54,8 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 			"users.jsonl, urls.jsonl and events.jsonl with one API object per line. urls.csv\n" +
 			"adds the columns expires_at, max_clicks and redirect_type to the seed format.\n" +
 			"Each file is written under a temporary name and renamed once all three are\n" +
-			"complete, so a failed export leaves no partial file. Deleted links are not\n" +
+			"complete, so a failed export leaves no partial file. An export never replaces\n" +
+			"files of an earlier one unless --force is given. Deleted links are not\n" +
 			"exported; their events are. The export is not a snapshot: records written while\n" +
 			"it runs may or may not be in it.\n\n" + clientHelp,
 		Example: "  linkbolt export --dir backup-2026-01-31\n" +
@@ -68,6 +71,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", "", "directory to write the files to, created when missing")
 	f.StringVar(&o.format, "format", exportCSV, "file format: csv or jsonl")
+	f.BoolVar(&o.force, "force", false, "replace the files of an earlier export in --dir")
 	addClientFlags(f, &o.client)
 	return cmd
 }
@@ -95,6 +99,9 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 	}
 	if o.format != exportCSV && o.format != exportJSONL {
 		return usageError{fmt.Errorf("invalid --format %q: use csv or jsonl", o.format)}
+	}
+	if err := checkExportTargets(o.dir, o.format, o.force); err != nil {
+		return err
 	}
 	c, err := newAPIClient(&o.client)
 	if err != nil {
@@ -139,6 +146,10 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 		file := filepath.Join(o.dir, kind.name+"."+o.format)
 		results = append(results, exportResult{Kind: kind.name, File: file, Records: n})
 	}
+	// A file may have appeared in the directory during the export.
+	if err := checkExportTargets(o.dir, o.format, o.force); err != nil {
+		return err
+	}
 	if err := renameExport(o.dir, temps, results); err != nil {
 		return err
 	}
@@ -150,6 +161,26 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 		fmt.Fprintf(out, "exported %s to %s\n", countNoun(r.Records, singular(r.Kind), r.Kind), r.File)
 	}
 	return nil
+}
+
+// checkExportTargets returns a usage error naming the files of an export
+// that already exist in dir, unless force is set.
+func checkExportTargets(dir, format string, force bool) error {
+	if force {
+		return nil
+	}
+	var existing []string
+	for _, kind := range exportKinds {
+		name := kind.name + "." + format
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			existing = append(existing, name)
+		}
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("--dir %s already holds %s: choose a new directory, or give --force to replace them",
+		dir, strings.Join(existing, ", "))}
 }
 
 // renameExport gives each complete temporary file its final name and syncs

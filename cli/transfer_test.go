@@ -382,7 +382,7 @@ func TestExportFailureLeavesNoFile(t *testing.T) {
 	dir := t.TempDir()
 	oldUsers := writeFile(t, dir, "users.csv", "from an earlier export\n")
 
-	res := s.cli(t, "export", "--dir", dir)
+	res := s.cli(t, "export", "--dir", dir, "--force")
 	expectExit(t, res, exitUnavailable, "export events", "503 Service Unavailable")
 	if res.out != "" {
 		t.Errorf("output = %q, want empty", res.out)
@@ -447,6 +447,35 @@ func TestExportFailureRemovesDirectory(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(parent); err != nil || len(entries) != 1 {
 		t.Errorf("%s holds %d entries (%v), want only the existing directory", parent, len(entries), err)
+	}
+}
+
+func TestExportExistingFiles(t *testing.T) {
+	clearEnv(t)
+	s := exportFixture(t)
+	dir := t.TempDir()
+	oldUsers := writeFile(t, dir, "users.csv", "from an earlier export\n")
+	oldURLs := writeFile(t, dir, "urls.csv", "from an earlier export\n")
+
+	res := s.cli(t, "export", "--dir", dir)
+	expectExit(t, res, exitUsage, "--dir "+dir+" already holds users.csv, urls.csv:", "--force")
+	for _, path := range []string{oldUsers, oldURLs} {
+		if data, err := os.ReadFile(path); err != nil || string(data) != "from an earlier export\n" {
+			t.Errorf("%s = %q (%v), want the earlier file untouched", path, data, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "events.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("events.csv exists (stat error %v), want no file", err)
+	}
+	assertNoTempFiles(t, dir)
+
+	// Files of the other format do not count.
+	expectExit(t, s.cli(t, "export", "--dir", dir, "--format", "jsonl"), exitOK)
+
+	res = s.cli(t, "export", "--dir", dir, "--force")
+	expectExit(t, res, exitOK)
+	if users := readCSVFile(t, oldUsers); len(users) != 2 || users[1][1] != "owner" {
+		t.Errorf("users.csv after --force = %q, want the new export", users)
 	}
 }
 
