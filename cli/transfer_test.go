@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -616,6 +617,59 @@ func TestBackupErrors(t *testing.T) {
 		t.Errorf("kept.db = %q (%v), want the earlier backup", data, err)
 	}
 	assertNoTempFiles(t, dir)
+}
+
+func TestBackupRejectsNonDatabase(t *testing.T) {
+	clearEnv(t)
+
+	// A real backup with both meta pages damaged has the right size but
+	// no valid meta page.
+	s := startAPIServer(t, server.Options{})
+	seedLinks(t, s, 2)
+	good := filepath.Join(t.TempDir(), "good.db")
+	expectExit(t, s.cli(t, "backup", "--out", good), exitOK)
+	damaged, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []int{0, 1} {
+		damaged[page*os.Getpagesize()+16] ^= 0xff // the magic number
+	}
+
+	tests := []struct {
+		name string
+		body []byte
+		size bool // send Content-Length
+	}{
+		{"zeros without size", make([]byte, 5000), false},
+		{"zeros with size", make([]byte, 16384), true},
+		{"html page", []byte("<html>Welcome</html>\n"), true},
+		{"empty body", nil, true},
+		{"damaged meta pages", damaged, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.size {
+					w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
+				}
+				w.WriteHeader(http.StatusOK)
+				w.Write(tt.body)
+			}))
+			defer fake.Close()
+
+			dir := t.TempDir()
+			out := filepath.Join(dir, "backup.db")
+			res := runCommand(t, "backup", "--out", out, "--server", fake.URL)
+			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a linkbolt database", len(tt.body)))
+			if res.out != "" {
+				t.Errorf("output = %q, want empty", res.out)
+			}
+			if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+				t.Errorf("%s holds %d entries (%v), want none", dir, len(entries), err)
+			}
+		})
+	}
 }
 
 func TestBackupExistingTarget(t *testing.T) {
