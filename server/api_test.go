@@ -2279,6 +2279,19 @@ func TestBulkRejectsContentEncoding(t *testing.T) {
 	wantObject(t, a.do(t, req), http.StatusCreated)
 }
 
+func TestBulkCountsRepeatedIDOnce(t *testing.T) {
+	a := startAPI(t, Options{})
+	text := "id,username,email,created_at\n" +
+		"7,first,first@example.com,2025-01-01 00:00:00\n" +
+		"7,second,second@example.com,2025-01-01 00:00:00\n"
+	req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: "text/csv", body: text}
+	wantJSONEqual(t, wantObject(t, a.do(t, req), http.StatusCreated), `{"imported":1,"count":1}`)
+	items, total := a.list(t, "/users")
+	if total != 1 || len(items) != 1 || items[0]["username"] != "second" {
+		t.Errorf("users = %v (total %d), want only the second row", items, total)
+	}
+}
+
 func TestBulkKeepsRecords(t *testing.T) {
 	a := startAPI(t, Options{})
 	a.importCSV(t, "/users/bulk", usersCSV)

@@ -31,7 +31,8 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // LoadUsersCSV parses a users CSV file with the API's rules and imports it
-// in one transaction. It returns the number of data rows.
+// in one transaction. It returns the number of records, which counts a
+// repeated id once.
 func LoadUsersCSV(st *store.Store, r io.Reader) (int, error) {
 	users, rows, err := store.ParseUsersCSV(r, checkUserRow)
 	if err != nil {
@@ -41,7 +42,8 @@ func LoadUsersCSV(st *store.Store, r io.Reader) (int, error) {
 }
 
 // LoadURLsCSV parses a urls CSV file with the API's rules and imports it in
-// one transaction. It returns the number of data rows.
+// one transaction. It returns the number of records, which counts a
+// repeated id once.
 func LoadURLsCSV(st *store.Store, r io.Reader) (int, error) {
 	urls, rows, err := store.ParseURLsCSV(r, checkURLRow)
 	if err != nil {
@@ -51,7 +53,8 @@ func LoadURLsCSV(st *store.Store, r io.Reader) (int, error) {
 }
 
 // LoadEventsCSV parses an events CSV file with the API's rules and imports
-// it in one transaction. It returns the number of data rows.
+// it in one transaction. It returns the number of records, which counts a
+// repeated id once.
 func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
 	events, rows, err := store.ParseEventsCSV(r, checkEventRow)
 	if err != nil {
@@ -61,7 +64,7 @@ func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
 }
 
 // importCSV finds the CSV file of a bulk request, loads it and responds
-// 201 with the number of data rows.
+// 201 with the number of records.
 func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*store.Store, io.Reader) (int, error)) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
 	file, err := csvFile(r)

@@ -153,7 +153,7 @@ const (
 // are returned in UTC, truncated to whole seconds.
 //
 // A repeated id replaces the earlier row. The users are returned sorted by
-// id, one per id, with the number of data rows, repeated ids included. If
+// id, one per id, with their number, which counts a repeated id once. If
 // any row is invalid, or the file is not valid CSV, the error is a
 // *CSVError and no users are returned. An error of r is returned wrapped.
 func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, int, error) {
@@ -162,8 +162,8 @@ func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, int, error) {
 }
 
 // parseCSV reads every row of a CSV file with parse, then check, and
-// returns the records sorted by id, one per id, and the number of data
-// rows, or a *CSVError listing the invalid rows.
+// returns the records sorted by id, one per id, and their number, or a
+// *CSVError listing the invalid rows.
 func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, error), check func(*T) error, id func(*T) uint64) ([]T, int, error) {
 	rows, err := newCSVRows(r, columns)
 	if err != nil {
@@ -187,8 +187,8 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 	if err := rows.close(); err != nil {
 		return nil, 0, err
 	}
-	n := len(records)
-	return sortUniqueByID(records, id), n, nil
+	records = sortUniqueByID(records, id)
+	return records, len(records), nil
 }
 
 // ParseURLsCSV reads a whole urls CSV file with the columns id, user_id,
@@ -211,7 +211,7 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 //
 // A repeated id replaces the earlier row, but a short code used by two ids
 // makes the later row invalid. The URLs are returned sorted by id, one per
-// id, with the number of data rows. If any row is invalid, or the file is
+// id, with their number. If any row is invalid, or the file is
 // not valid CSV, the error is a *CSVError and no URLs are returned. An error of r is returned wrapped.
 func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, int, error) {
 	// codes maps each short code to the first id and line that used it.
@@ -249,7 +249,7 @@ func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, int, error) {
 // record, and its error becomes the reason of that row.
 //
 // A repeated id replaces the earlier row. The events are returned sorted by
-// id, one per id, with the number of data rows. If any row is invalid, or
+// id, one per id, with their number. If any row is invalid, or
 // the file is not valid CSV, the error is a *CSVError and no events are
 // returned. An error of r is returned wrapped.
 func ParseEventsCSV(r io.Reader, check func(*Event) error) ([]Event, int, error) {

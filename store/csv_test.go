@@ -1320,3 +1320,40 @@ func TestParseCSVTimeRejectsZeroTime(t *testing.T) {
 		t.Errorf("the second after the zero time: %v", err)
 	}
 }
+
+func TestParseCSVCountsRepeatedIDOnce(t *testing.T) {
+	users, n, err := ParseUsersCSV(strings.NewReader(usersHeader+
+		"7,old,old@example.com,2020-01-01 00:00:00\n"+
+		"8,bob,bob@example.com,2020-01-01 00:00:00\n"+
+		"7,new,new@example.com,2020-01-01 00:00:00\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || len(users) != 2 {
+		t.Errorf("users: count %d, %d records; want 2 and 2", n, len(users))
+	}
+	if len(users) > 0 && users[0].Username != "new" {
+		t.Errorf("user 7 = %q, want the later row", users[0].Username)
+	}
+
+	urls, n, err := ParseURLsCSV(strings.NewReader(urlsHeader+
+		"3,,abc,https://example.com/a,,True,2025-01-01 00:00:00,\n"+
+		"3,,abc,https://example.com/b,,True,2025-01-01 00:00:00,\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || len(urls) != 1 {
+		t.Errorf("urls: count %d, %d records; want 1 and 1", n, len(urls))
+	}
+
+	events, n, err := ParseEventsCSV(strings.NewReader(eventsHeader+
+		"5,1,,click,2025-01-01 00:00:00,\n"+
+		"5,1,,click,2025-01-01 00:00:01,\n"+
+		"5,1,,click,2025-01-01 00:00:02,\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || len(events) != 1 {
+		t.Errorf("events: count %d, %d records; want 1 and 1", n, len(events))
+	}
+}
