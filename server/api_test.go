@@ -2292,6 +2292,46 @@ func TestBulkCountsRepeatedIDOnce(t *testing.T) {
 	}
 }
 
+func TestNULRejected(t *testing.T) {
+	f := newFixture(t)
+	a := f.api
+	linkPath := fmt.Sprintf("/urls/%d", jsonID(t, f.link["id"]))
+	userPath := fmt.Sprintf("/users/%d", jsonID(t, f.user["id"]))
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		field  string
+	}{
+		{"create url title", http.MethodPost, "/urls", `{"original_url":"https://example.com/n","title":"a\u0000b"}`, "title"},
+		{"update url title", http.MethodPut, linkPath, `{"title":"\u0000"}`, "title"},
+		{"create user username", http.MethodPost, "/users", `{"username":"a\u0000b","email":"n@example.com"}`, "username"},
+		{"update user email", http.MethodPut, userPath, `{"email":"n\u0000@example.com"}`, "email"},
+		{"create event type", http.MethodPost, "/events", fmt.Sprintf(`{"event_type":"no\u0000te","url_id":%d}`, jsonID(t, f.link["id"])), "event_type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := apiRequest{method: tt.method, path: tt.path, contentType: "application/json", body: tt.body}
+			body := wantError(t, a.do(t, req), http.StatusUnprocessableEntity, tt.field)
+			if msg := body["error"].(string); !strings.Contains(msg, "NUL") {
+				t.Errorf("error %q does not name the NUL character", msg)
+			}
+		})
+	}
+	f.wantUnchanged(t)
+
+	// Bulk rows name the line and the column.
+	text := "id,user_id,short_code,original_url,title,is_active,created_at\n" +
+		"9,,nul1,https://example.com/n,a\x00b,True,2025-01-01 00:00:00\n"
+	req := apiRequest{method: http.MethodPost, path: "/urls/bulk", contentType: "text/csv", body: text}
+	body := wantError(t, a.do(t, req), http.StatusUnprocessableEntity, "")
+	if got := mustJSON(t, body["rows"]); !strings.Contains(got, `"line":2`) || !strings.Contains(got, "column title contains a NUL byte") {
+		t.Errorf("rows = %s, want line 2 and column title", got)
+	}
+	f.wantUnchanged(t)
+}
+
 func TestBulkKeepsRecords(t *testing.T) {
 	a := startAPI(t, Options{})
 	a.importCSV(t, "/users/bulk", usersCSV)

@@ -364,6 +364,7 @@ type csvRows struct {
 	// positions holds the field index of each wanted column, or -1 when an
 	// optional column is absent.
 	positions []int
+	columns   []csvColumn
 
 	// values holds the cells of the current row in column order, with ""
 	// for absent columns. line is the current row's first line.
@@ -397,6 +398,7 @@ func newCSVRows(r io.Reader, columns []csvColumn) (*csvRows, error) {
 	rows := &csvRows{
 		reader:    reader,
 		positions: make([]int, len(columns)),
+		columns:   columns,
 		values:    make([]string, len(columns)),
 	}
 
@@ -454,7 +456,8 @@ func isCSVColumn(columns []csvColumn, name string) bool {
 // next reads the next row into values and line. It returns false at the end
 // of the file and at the first CSV syntax error or read error, because the
 // row boundaries after a broken quote are unknown. A row with the wrong
-// number of fields is rejected and skipped.
+// number of fields, or with a NUL byte in a column that is read, is
+// rejected and skipped.
 func (c *csvRows) next() bool {
 	for {
 		record, err := c.reader.Read()
@@ -477,8 +480,19 @@ func (c *csvRows) next() bool {
 				c.values[i] = record[pos]
 			}
 		}
+		if i := slices.IndexFunc(c.values, hasNUL); i >= 0 {
+			c.reject(fmt.Sprintf("column %s contains a NUL byte, which linkbolt does not store", c.columns[i].name))
+			continue
+		}
 		return true
 	}
+}
+
+// hasNUL reports whether a cell contains a NUL byte. No text field stores
+// one, because CSV exports would carry it raw and many tools end the text
+// there.
+func hasNUL(cell string) bool {
+	return strings.IndexByte(cell, 0) >= 0
 }
 
 // has reports whether the column at index i of the column list is in the

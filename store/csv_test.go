@@ -1357,3 +1357,36 @@ func TestParseCSVCountsRepeatedIDOnce(t *testing.T) {
 		t.Errorf("events: count %d, %d records; want 1 and 1", n, len(events))
 	}
 }
+
+func TestParseCSVRejectsNUL(t *testing.T) {
+	const reason = "contains a NUL byte, which linkbolt does not store"
+	_, _, err := ParseURLsCSV(strings.NewReader(urlsHeader+
+		"1,,abc,https://example.com/a,ok,True,2025-01-01 00:00:00,\n"+
+		"2,,abd,https://example.com/b,a\x00b,True,2025-01-01 00:00:00,\n"), nil)
+	wantRowErrors(t, err, []RowError{{Line: 3, Reason: "column title " + reason}})
+
+	_, _, err = ParseEventsCSV(strings.NewReader(eventsHeader+"5,1,,cl\x00ick,2025-01-01 00:00:00,\n"), nil)
+	wantRowErrors(t, err, []RowError{{Line: 2, Reason: "column event_type " + reason}})
+
+	_, _, err = ParseUsersCSV(strings.NewReader(usersHeader+"7,ann,ann@exa\x00mple.com,2020-01-01 00:00:00\n"), nil)
+	wantRowErrors(t, err, []RowError{{Line: 2, Reason: "column email " + reason}})
+
+	// A column that is not read may hold anything.
+	users, _, err := ParseUsersCSV(strings.NewReader("id,username,email,created_at,note\n"+
+		"7,ann,ann@example.com,2020-01-01 00:00:00,a\x00b\n"), nil)
+	if err != nil || len(users) != 1 {
+		t.Errorf("NUL in an unused column: %d users, error %v; want 1 user", len(users), err)
+	}
+}
+
+// wantRowErrors fails the test unless err is a *CSVError listing want.
+func wantRowErrors(t *testing.T, err error, want []RowError) {
+	t.Helper()
+	csvErr, ok := errors.AsType[*CSVError](err)
+	if !ok {
+		t.Fatalf("error %v (%T), want a *CSVError", err, err)
+	}
+	if !slices.Equal(csvErr.Rows, want) {
+		t.Errorf("row errors = %+v, want %+v", csvErr.Rows, want)
+	}
+}
