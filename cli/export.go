@@ -330,11 +330,10 @@ func userRow(raw json.RawMessage) ([]string, error) {
 
 // urlRow returns the seed columns of a link and its options. An empty
 // title cell reads back as no title, so an empty title is not kept apart
-// from a null one.
-//
-// NOTE: the API shows the server's default redirect status for a link that
-// sets none, so the row names that status, and the imported link keeps it
-// even on a server with another default.
+// from a null one. A link that follows the server's default redirect
+// status gets an empty redirect_type cell, so that it follows the default
+// of the server it is imported into. From a server that does not send
+// redirect_type_default, the cell is the status that the server sends.
 func urlRow(raw json.RawMessage) ([]string, error) {
 	var u apiURL
 	if err := json.Unmarshal(raw, &u); err != nil {
@@ -358,7 +357,8 @@ func urlRow(raw json.RawMessage) ([]string, error) {
 		active = "True"
 	}
 	redirect := ""
-	if u.RedirectType != 0 {
+	followsDefault := u.RedirectTypeDefault != nil && *u.RedirectTypeDefault
+	if u.RedirectType != 0 && !followsDefault {
 		redirect = strconv.Itoa(u.RedirectType)
 	}
 	return []string{
