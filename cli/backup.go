@@ -203,7 +203,7 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 		return n, fmt.Errorf("close %s: %w", tmp, err)
 	}
 
-	// A proxy may strip Content-Length or answer 200 with a page of its
+	// A proxy may strip Content-Length or respond 200 with a page of its
 	// own, so the body is opened as a database before it gets the name.
 	if err = verifyBackup(tmp); err != nil {
 		err = fmt.Errorf("the response of %d bytes is not a linkbolt database, so no backup was written: %w", n, err)

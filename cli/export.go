@@ -47,19 +47,24 @@ type exportResult struct {
 func newExportCommand(g *globalOptions) *cobra.Command {
 	o := &exportOptions{}
 	cmd := &cobra.Command{
-		Use:   "export --dir DIR [--format csv|jsonl]",
+		Use:   "export --dir DIR [--format csv|jsonl] [--force]",
 		Short: "Write every user, link and event of the server to files",
 		Long: "Read all users, links and events through the API and write them to DIR as\n" +
-			"users.csv, urls.csv and events.csv in the format that import reads, or as\n" +
-			"users.jsonl, urls.jsonl and events.jsonl with one API object per line. urls.csv\n" +
-			"adds the columns expires_at, max_clicks and redirect_type to the seed format.\n" +
+			"users.csv, urls.csv, events.csv and reservations.csv in the format that import\n" +
+			"reads, or as .jsonl files with one API object per line. urls.csv adds the columns\n" +
+			"expires_at, max_clicks and redirect_type to the seed format; redirect_type is empty\n" +
+			"for a link that follows the server's --redirect-status. reservations.csv lists the\n" +
+			"highest id issued for each kind and the codes of deleted and purged links, so that\n" +
+			"an import reserves them too. Cells are written as stored, with no guard against\n" +
+			"spreadsheet formulas: open the files as text, not in a spreadsheet.\n" +
 			"Each file is written under a temporary name and renamed once all three are\n" +
 			"complete, so a failed export leaves no partial file. An export never replaces\n" +
 			"files of an earlier one unless --force is given. Deleted links are not\n" +
 			"exported; their events are. The export is not a snapshot: records written while\n" +
 			"it runs may or may not be in it.\n\n" + clientHelp,
 		Example: "  linkbolt export --dir backup-2026-01-31\n" +
-			"  linkbolt import --users backup-2026-01-31/users.csv --urls backup-2026-01-31/urls.csv --events backup-2026-01-31/events.csv",
+			"  linkbolt import --users backup-2026-01-31/users.csv --urls backup-2026-01-31/urls.csv \\\n" +
+			"    --events backup-2026-01-31/events.csv --reservations backup-2026-01-31/reservations.csv",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -90,6 +95,7 @@ var exportKinds = []exportKind{
 	{"urls", "/urls", []string{"id", "user_id", "short_code", "original_url", "title", "is_active",
 		"created_at", "updated_at", "expires_at", "max_clicks", "redirect_type"}, urlRow},
 	{"events", "/events", []string{"id", "url_id", "user_id", "event_type", "timestamp", "details"}, eventRow},
+	{"reservations", "/admin/reservations", []string{"kind", "id", "short_code"}, reservationRow},
 }
 
 // runExport writes the three files and prints what each holds.
@@ -179,7 +185,7 @@ func checkExportTargets(dir, format string, force bool) error {
 	if len(existing) == 0 {
 		return nil
 	}
-	return usageError{fmt.Errorf("--dir %s already holds %s: choose a new directory, or give --force to replace them",
+	return usageError{fmt.Errorf("--dir %s already contains %s: choose a new directory, or give --force to replace them",
 		dir, strings.Join(existing, ", "))}
 }
 
@@ -386,6 +392,20 @@ func eventRow(raw json.RawMessage) ([]string, error) {
 		strconv.FormatUint(ev.ID, 10), strconv.FormatUint(ev.URLID, 10), optionalCell(ev.UserID),
 		ev.EventType, at, details.String(),
 	}, nil
+}
+
+// reservationRow returns the cells of a reservation: an empty short_code
+// reserves only the id.
+func reservationRow(raw json.RawMessage) ([]string, error) {
+	var r struct {
+		Kind      string  `json:"kind"`
+		ID        uint64  `json:"id"`
+		ShortCode *string `json:"short_code"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("invalid reservation from the server: %w", err)
+	}
+	return []string{r.Kind, strconv.FormatUint(r.ID, 10), stringCell(r.ShortCode)}, nil
 }
 
 // seedTime converts an API timestamp to the seed files' YYYY-MM-DD

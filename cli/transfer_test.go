@@ -235,7 +235,8 @@ func TestExportCSV(t *testing.T) {
 	expectExit(t, res, exitOK)
 	want := "exported 1 user to " + filepath.Join(dir, "users.csv") + "\n" +
 		"exported 2 urls to " + filepath.Join(dir, "urls.csv") + "\n" +
-		"exported 3 events to " + filepath.Join(dir, "events.csv") + "\n"
+		"exported 3 events to " + filepath.Join(dir, "events.csv") + "\n" +
+		"exported 3 reservations to " + filepath.Join(dir, "reservations.csv") + "\n"
 	if res.out != want {
 		t.Errorf("output = %q, want %q", res.out, want)
 	}
@@ -293,6 +294,13 @@ func TestExportCSV(t *testing.T) {
 		t.Errorf("event types = %q, want created created click", got)
 	}
 
+	// The highest id of each kind; no link was removed, so no code.
+	reservations := readCSVFile(t, filepath.Join(dir, "reservations.csv"))
+	wantReservations := [][]string{{"kind", "id", "short_code"}, {"user", "1", ""}, {"url", "2", ""}, {"event", "3", ""}}
+	if !slices.EqualFunc(reservations, wantReservations, slices.Equal) {
+		t.Errorf("reservations.csv = %q, want %q", reservations, wantReservations)
+	}
+
 	// Only details cells need quotes, as in the seed files.
 	raw, err := os.ReadFile(filepath.Join(dir, "events.csv"))
 	if err != nil {
@@ -317,18 +325,23 @@ func TestExportJSONL(t *testing.T) {
 		{Kind: "users", File: filepath.Join(dir, "users.jsonl"), Records: 1},
 		{Kind: "urls", File: filepath.Join(dir, "urls.jsonl"), Records: 2},
 		{Kind: "events", File: filepath.Join(dir, "events.jsonl"), Records: 3},
+		{Kind: "reservations", File: filepath.Join(dir, "reservations.jsonl"), Records: 3},
 	}
 	if !slices.Equal(results, wantResults) {
 		t.Errorf("results = %+v, want %+v", results, wantResults)
 	}
 
-	for _, kind := range []string{"users", "urls", "events"} {
+	for _, kind := range []string{"users", "urls", "events", "reservations"} {
 		t.Run(kind, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, kind+".jsonl"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := s.fetchAll(t, "/"+kind)
+			path := "/" + kind
+			if kind == "reservations" {
+				path = "/admin/reservations"
+			}
+			want, _ := s.fetchAll(t, path)
 			lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 			if len(lines) != len(want) {
 				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), data)
@@ -460,7 +473,7 @@ func TestExportExistingFiles(t *testing.T) {
 	oldURLs := writeFile(t, dir, "urls.csv", "from an earlier export\n")
 
 	res := s.cli(t, "export", "--dir", dir)
-	expectExit(t, res, exitUsage, "--dir "+dir+" already holds users.csv, urls.csv:", "--force")
+	expectExit(t, res, exitUsage, "--dir "+dir+" already contains users.csv, urls.csv:", "--force")
 	for _, path := range []string{oldUsers, oldURLs} {
 		if data, err := os.ReadFile(path); err != nil || string(data) != "from an earlier export\n" {
 			t.Errorf("%s = %q (%v), want the earlier file untouched", path, data, err)

@@ -60,6 +60,8 @@ func (s *Server) routeTable() []route {
 
 		{"POST /admin/purge", s.purge, false},
 		{"GET /admin/backup", s.backup, false},
+		{"GET /admin/reservations", s.listReservations, false},
+		{"POST /admin/reservations/bulk", s.importReservations, false},
 
 		{"GET /urls/{code}/redirect", s.redirectRoute, true},
 		{codeRoute, s.redirectRoute, true},
@@ -90,7 +92,7 @@ func (s *Server) routes() {
 	s.mux.Handle("/", fallback)
 
 	// Without these patterns GET /users/bulk would reach GET /users/{id}
-	// and answer 404 for the id "bulk", where the path exists for POST.
+	// and return 404 for the id "bulk", where the path exists for POST.
 	s.wrongMethods = make(map[string]bool)
 	for _, pattern := range wrongBulkPatterns() {
 		s.mux.Handle(pattern, fallback)
