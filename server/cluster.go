@@ -122,11 +122,6 @@ func (s *Server) clusterRoutes() {
 		{"POST /events/bulk", s.routeBulk(bulkEvents), false},
 		{"POST /admin/purge", s.fanOutPurge, false},
 	}
-	// The bulk paths answer 405 for other methods here too, instead of
-	// being routed as record ids.
-	for _, pattern := range wrongBulkPatterns() {
-		s.cluster.mux.Handle(pattern, s)
-	}
 	for _, rt := range routes {
 		h := rt.handle
 		if !rt.public {
