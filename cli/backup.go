@@ -36,8 +36,10 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 		Short: "Download a consistent copy of the server's database file",
 		Long: "Download a consistent snapshot of the database file while the server goes on\n" +
 			"serving. The copy is written to a temporary file beside FILE, synced to disk, checked\n" +
-			"against the size the server announced and only then renamed to FILE, so FILE is never\n" +
-			"a partial copy. To restore, stop the server and start it on the copy with --db.\n\n" +
+			"against the size the server announced, opened read-only as a linkbolt database and\n" +
+			"only then renamed to FILE, so FILE is never a partial copy. A body that is not a\n" +
+			"database, such as an error page of a proxy, is removed and the command exits with 5.\n" +
+			"To restore, stop the server and start it on the copy with --db.\n\n" +
 			"FILE must not exist. --force replaces an existing regular file, but never a directory,\n" +
 			"a device or a symbolic link, and on Linux, macOS and the BSDs never a file that a\n" +
 			"process holds locked as a database. Never point --out at the database file that\n" +
@@ -201,6 +203,13 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 		return n, fmt.Errorf("close %s: %w", tmp, err)
 	}
 
+	// A proxy may strip Content-Length or respond 200 with a page of its
+	// own, so the body is opened as a database before it gets the name.
+	if err = verifyBackup(tmp); err != nil {
+		err = fmt.Errorf("the response of %d bytes is not a linkbolt database, so no backup was written: %w", n, err)
+		return n, c.unavailable(ctx, http.MethodGet, "/admin/backup", err)
+	}
+
 	// path may have appeared during the download.
 	if err = checkBackupTarget(path, force); err != nil {
 		return n, err
@@ -210,6 +219,17 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	}
 	syncDir(filepath.Dir(path))
 	return n, nil
+}
+
+// verifyBackup opens the file read-only as a linkbolt database, which
+// checks the magic number, version and checksum of its meta pages and
+// its schema version, and closes it again.
+func verifyBackup(path string) error {
+	st, err := store.Open(path, &store.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	return st.Close()
 }
 
 // syncDir syncs a directory so that a rename in it survives a crash. Some

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,7 @@ type exportOptions struct {
 	client clientOptions
 	dir    string
 	format string
+	force  bool
 }
 
 // exportResult is one file written by an export.
@@ -45,18 +47,24 @@ type exportResult struct {
 func newExportCommand(g *globalOptions) *cobra.Command {
 	o := &exportOptions{}
 	cmd := &cobra.Command{
-		Use:   "export --dir DIR [--format csv|jsonl]",
+		Use:   "export --dir DIR [--format csv|jsonl] [--force]",
 		Short: "Write every user, link and event of the server to files",
 		Long: "Read all users, links and events through the API and write them to DIR as\n" +
-			"users.csv, urls.csv and events.csv in the format that import reads, or as\n" +
-			"users.jsonl, urls.jsonl and events.jsonl with one API object per line. urls.csv\n" +
-			"adds the columns expires_at, max_clicks and redirect_type to the seed format.\n" +
+			"users.csv, urls.csv, events.csv and reservations.csv in the format that import\n" +
+			"reads, or as .jsonl files with one API object per line. urls.csv adds the columns\n" +
+			"expires_at, max_clicks and redirect_type to the seed format; redirect_type is empty\n" +
+			"for a link that follows the server's --redirect-status. reservations.csv lists the\n" +
+			"highest id issued for each kind and the codes of deleted and purged links, so that\n" +
+			"an import reserves them too. Cells are written as stored, with no guard against\n" +
+			"spreadsheet formulas: open the files as text, not in a spreadsheet.\n" +
 			"Each file is written under a temporary name and renamed once all three are\n" +
-			"complete, so a failed export leaves no partial file. Deleted links are not\n" +
+			"complete, so a failed export leaves no partial file. An export never replaces\n" +
+			"files of an earlier one unless --force is given. Deleted links are not\n" +
 			"exported; their events are. The export is not a snapshot: records written while\n" +
 			"it runs may or may not be in it.\n\n" + clientHelp,
 		Example: "  linkbolt export --dir backup-2026-01-31\n" +
-			"  linkbolt import --users backup-2026-01-31/users.csv --urls backup-2026-01-31/urls.csv --events backup-2026-01-31/events.csv",
+			"  linkbolt import --users backup-2026-01-31/users.csv --urls backup-2026-01-31/urls.csv \\\n" +
+			"    --events backup-2026-01-31/events.csv --reservations backup-2026-01-31/reservations.csv",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -68,6 +76,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", "", "directory to write the files to, created when missing")
 	f.StringVar(&o.format, "format", exportCSV, "file format: csv or jsonl")
+	f.BoolVar(&o.force, "force", false, "replace the files of an earlier export in --dir")
 	addClientFlags(f, &o.client)
 	return cmd
 }
@@ -86,6 +95,7 @@ var exportKinds = []exportKind{
 	{"urls", "/urls", []string{"id", "user_id", "short_code", "original_url", "title", "is_active",
 		"created_at", "updated_at", "expires_at", "max_clicks", "redirect_type"}, urlRow},
 	{"events", "/events", []string{"id", "url_id", "user_id", "event_type", "timestamp", "details"}, eventRow},
+	{"reservations", "/admin/reservations", []string{"kind", "id", "short_code"}, reservationRow},
 }
 
 // runExport writes the three files and prints what each holds.
@@ -95,6 +105,9 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 	}
 	if o.format != exportCSV && o.format != exportJSONL {
 		return usageError{fmt.Errorf("invalid --format %q: use csv or jsonl", o.format)}
+	}
+	if err := checkExportTargets(o.dir, o.format, o.force); err != nil {
+		return err
 	}
 	c, err := newAPIClient(&o.client)
 	if err != nil {
@@ -139,6 +152,10 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 		file := filepath.Join(o.dir, kind.name+"."+o.format)
 		results = append(results, exportResult{Kind: kind.name, File: file, Records: n})
 	}
+	// A file may have appeared in the directory during the export.
+	if err := checkExportTargets(o.dir, o.format, o.force); err != nil {
+		return err
+	}
 	if err := renameExport(o.dir, temps, results); err != nil {
 		return err
 	}
@@ -150,6 +167,26 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 		fmt.Fprintf(out, "exported %s to %s\n", countNoun(r.Records, singular(r.Kind), r.Kind), r.File)
 	}
 	return nil
+}
+
+// checkExportTargets returns a usage error naming the files of an export
+// that already exist in dir, unless force is set.
+func checkExportTargets(dir, format string, force bool) error {
+	if force {
+		return nil
+	}
+	var existing []string
+	for _, kind := range exportKinds {
+		name := kind.name + "." + format
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			existing = append(existing, name)
+		}
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("--dir %s already contains %s: choose a new directory, or give --force to replace them",
+		dir, strings.Join(existing, ", "))}
 }
 
 // renameExport gives each complete temporary file its final name and syncs
@@ -299,11 +336,10 @@ func userRow(raw json.RawMessage) ([]string, error) {
 
 // urlRow returns the seed columns of a link and its options. An empty
 // title cell reads back as no title, so an empty title is not kept apart
-// from a null one.
-//
-// NOTE: the API shows the server's default redirect status for a link that
-// sets none, so the row names that status, and the imported link keeps it
-// even on a server with another default.
+// from a null one. A link that follows the server's default redirect
+// status gets an empty redirect_type cell, so that it follows the default
+// of the server it is imported into. From a server that does not send
+// redirect_type_default, the cell is the status that the server sends.
 func urlRow(raw json.RawMessage) ([]string, error) {
 	var u apiURL
 	if err := json.Unmarshal(raw, &u); err != nil {
@@ -327,7 +363,8 @@ func urlRow(raw json.RawMessage) ([]string, error) {
 		active = "True"
 	}
 	redirect := ""
-	if u.RedirectType != 0 {
+	followsDefault := u.RedirectTypeDefault != nil && *u.RedirectTypeDefault
+	if u.RedirectType != 0 && !followsDefault {
 		redirect = strconv.Itoa(u.RedirectType)
 	}
 	return []string{
@@ -355,6 +392,20 @@ func eventRow(raw json.RawMessage) ([]string, error) {
 		strconv.FormatUint(ev.ID, 10), strconv.FormatUint(ev.URLID, 10), optionalCell(ev.UserID),
 		ev.EventType, at, details.String(),
 	}, nil
+}
+
+// reservationRow returns the cells of a reservation: an empty short_code
+// reserves only the id.
+func reservationRow(raw json.RawMessage) ([]string, error) {
+	var r struct {
+		Kind      string  `json:"kind"`
+		ID        uint64  `json:"id"`
+		ShortCode *string `json:"short_code"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("invalid reservation from the server: %w", err)
+	}
+	return []string{r.Kind, strconv.FormatUint(r.ID, 10), stringCell(r.ShortCode)}, nil
 }
 
 // seedTime converts an API timestamp to the seed files' YYYY-MM-DD

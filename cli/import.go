@@ -23,11 +23,12 @@ import (
 
 // importOptions are the flags of the import command.
 type importOptions struct {
-	client clientOptions
-	db     string
-	users  string
-	urls   string
-	events string
+	client       clientOptions
+	db           string
+	users        string
+	urls         string
+	events       string
+	reservations string
 }
 
 // importResult is one file loaded by an import.
@@ -40,17 +41,20 @@ type importResult struct {
 func newImportCommand(g *globalOptions) *cobra.Command {
 	o := &importOptions{}
 	cmd := &cobra.Command{
-		Use:   "import [--db FILE] [--users users.csv] [--urls urls.csv] [--events events.csv]",
+		Use:   "import [--db FILE] [--users users.csv] [--urls urls.csv] [--events events.csv] [--reservations reservations.csv]",
 		Short: "Load CSV files into a running server, or into a database file",
-		Long: "Load users, urls and events CSV files (the seed format: a header row, then one record\n" +
-			"per row), in that order. Each file is loaded in one transaction: an invalid row loads\n" +
+		Long: "Load users, urls, events and reservations CSV files (the seed format: a header row,\n" +
+			"then one record per row), in that order. reservations.csv, which export writes, keeps\n" +
+			"the codes of deleted and purged links reserved and the ids of removed records unused;\n" +
+			"exports without it still load. Each file is loaded in one transaction: an invalid row loads\n" +
 			"nothing of its file, and the files before it stay loaded. Rows are upserted by id.\n" +
-			"Every file is opened before the first is loaded. Only CSV is read: the JSON Lines\n" +
+			"Every file is opened before the first is loaded, and each must be a regular file:\n" +
+			"a named pipe or a device is rejected. Only CSV is read: the JSON Lines\n" +
 			"files of export --format jsonl are for other tools and are rejected.\n\n" +
 			"Without --db the files are uploaded to the bulk endpoints of the server that --server\n" +
 			"names. With --db they are loaded into that database file directly, which no server\n" +
 			"may have open.\n\n" + clientHelp,
-		Example: "  linkbolt import --users users.csv --urls urls.csv --events events.csv\n" +
+		Example: "  linkbolt import --users users.csv --urls urls.csv --events events.csv --reservations reservations.csv\n" +
 			"  linkbolt import --db linkbolt.db --users users.csv --urls urls.csv --events events.csv",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -65,6 +69,7 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.users, "users", "", "users CSV file")
 	f.StringVar(&o.urls, "urls", "", "urls CSV file")
 	f.StringVar(&o.events, "events", "", "events CSV file")
+	f.StringVar(&o.reservations, "reservations", "", "reservations CSV file of an export")
 	bindEnv(f, map[string]string{"db": "LINKBOLT_DB"})
 	addClientFlags(f, &o.client)
 	return cmd
@@ -78,13 +83,15 @@ type importStep struct {
 	endpoint   string
 }
 
-// steps returns the files given, in the order users, urls, events, so
-// that links find their users and events their links.
+// steps returns the files given, in the order users, urls, events,
+// reservations, so that links find their users and events their links,
+// and reservations skip the codes that imported links hold.
 func (o *importOptions) steps() []importStep {
 	all := []importStep{
 		{"users", o.users, server.LoadUsersCSV, "/users/bulk"},
 		{"urls", o.urls, server.LoadURLsCSV, "/urls/bulk"},
 		{"events", o.events, server.LoadEventsCSV, "/events/bulk"},
+		{"reservations", o.reservations, server.LoadReservationsCSV, "/admin/reservations/bulk"},
 	}
 	var steps []importStep
 	for _, s := range all {
@@ -101,7 +108,7 @@ func (o *importOptions) steps() []importStep {
 func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
 	steps := o.steps()
 	if len(steps) == 0 {
-		return usageError{errors.New("nothing to import: give --users, --urls or --events")}
+		return usageError{errors.New("nothing to import: give --users, --urls, --events or --reservations")}
 	}
 
 	// Every file is checked before the first is loaded, so that a typo in
@@ -162,8 +169,18 @@ var jsonExtensions = []string{".jsonl", ".ndjson", ".json"}
 // report a missing or unreadable file before anything is loaded. A JSON or
 // JSON Lines file, such as one of export --format jsonl, is a usage error.
 // It is found by its extension, or by a first character of { or [, which
-// no header row of the CSV format starts with.
+// no header row of the CSV format starts with. A file that is not a
+// regular file, such as a named pipe or a device, is a usage error too,
+// found before it is opened: opening a named pipe waits for a writer.
 func checkCSVFile(kind, path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", kind, err)
+	}
+	if !info.Mode().IsRegular() {
+		return usageError{fmt.Errorf("--%s %s is %s: import reads only regular files; copy the data to a file first",
+			kind, path, describeFileType(info.Mode()))}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", kind, err)

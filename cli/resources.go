@@ -29,6 +29,9 @@ type apiURL struct {
 	MaxClicks    *uint64 `json:"max_clicks"`
 	RedirectType int     `json:"redirect_type"`
 	ClickCount   uint64  `json:"click_count"`
+
+	// RedirectTypeDefault is nil from servers that do not send the field.
+	RedirectTypeDefault *bool `json:"redirect_type_default"`
 }
 
 // apiEvent is an event as the API sends it. Details is a JSON object.

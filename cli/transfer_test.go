@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -234,7 +235,8 @@ func TestExportCSV(t *testing.T) {
 	expectExit(t, res, exitOK)
 	want := "exported 1 user to " + filepath.Join(dir, "users.csv") + "\n" +
 		"exported 2 urls to " + filepath.Join(dir, "urls.csv") + "\n" +
-		"exported 3 events to " + filepath.Join(dir, "events.csv") + "\n"
+		"exported 3 events to " + filepath.Join(dir, "events.csv") + "\n" +
+		"exported 3 reservations to " + filepath.Join(dir, "reservations.csv") + "\n"
 	if res.out != want {
 		t.Errorf("output = %q, want %q", res.out, want)
 	}
@@ -260,7 +262,8 @@ func TestExportCSV(t *testing.T) {
 	if !slices.Equal(opts, wantOpts) {
 		t.Errorf("row of opts = %q\nwant            %q", opts, wantOpts)
 	}
-	wantPlain := []string{"2", "", "plain", "https://example.com/plain", "", "False", plain[6], plain[7], "", "", "302"}
+	// plain follows the server's default status, so its cell is empty.
+	wantPlain := []string{"2", "", "plain", "https://example.com/plain", "", "False", plain[6], plain[7], "", "", ""}
 	if !slices.Equal(plain, wantPlain) {
 		t.Errorf("row of plain = %q\nwant             %q", plain, wantPlain)
 	}
@@ -291,6 +294,13 @@ func TestExportCSV(t *testing.T) {
 		t.Errorf("event types = %q, want created created click", got)
 	}
 
+	// The highest id of each kind; no link was removed, so no code.
+	reservations := readCSVFile(t, filepath.Join(dir, "reservations.csv"))
+	wantReservations := [][]string{{"kind", "id", "short_code"}, {"user", "1", ""}, {"url", "2", ""}, {"event", "3", ""}}
+	if !slices.EqualFunc(reservations, wantReservations, slices.Equal) {
+		t.Errorf("reservations.csv = %q, want %q", reservations, wantReservations)
+	}
+
 	// Only details cells need quotes, as in the seed files.
 	raw, err := os.ReadFile(filepath.Join(dir, "events.csv"))
 	if err != nil {
@@ -315,18 +325,23 @@ func TestExportJSONL(t *testing.T) {
 		{Kind: "users", File: filepath.Join(dir, "users.jsonl"), Records: 1},
 		{Kind: "urls", File: filepath.Join(dir, "urls.jsonl"), Records: 2},
 		{Kind: "events", File: filepath.Join(dir, "events.jsonl"), Records: 3},
+		{Kind: "reservations", File: filepath.Join(dir, "reservations.jsonl"), Records: 3},
 	}
 	if !slices.Equal(results, wantResults) {
 		t.Errorf("results = %+v, want %+v", results, wantResults)
 	}
 
-	for _, kind := range []string{"users", "urls", "events"} {
+	for _, kind := range []string{"users", "urls", "events", "reservations"} {
 		t.Run(kind, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, kind+".jsonl"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _ := s.fetchAll(t, "/"+kind)
+			path := "/" + kind
+			if kind == "reservations" {
+				path = "/admin/reservations"
+			}
+			want, _ := s.fetchAll(t, path)
 			lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
 			if len(lines) != len(want) {
 				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), data)
@@ -382,7 +397,7 @@ func TestExportFailureLeavesNoFile(t *testing.T) {
 	dir := t.TempDir()
 	oldUsers := writeFile(t, dir, "users.csv", "from an earlier export\n")
 
-	res := s.cli(t, "export", "--dir", dir)
+	res := s.cli(t, "export", "--dir", dir, "--force")
 	expectExit(t, res, exitUnavailable, "export events", "503 Service Unavailable")
 	if res.out != "" {
 		t.Errorf("output = %q, want empty", res.out)
@@ -447,6 +462,35 @@ func TestExportFailureRemovesDirectory(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(parent); err != nil || len(entries) != 1 {
 		t.Errorf("%s holds %d entries (%v), want only the existing directory", parent, len(entries), err)
+	}
+}
+
+func TestExportExistingFiles(t *testing.T) {
+	clearEnv(t)
+	s := exportFixture(t)
+	dir := t.TempDir()
+	oldUsers := writeFile(t, dir, "users.csv", "from an earlier export\n")
+	oldURLs := writeFile(t, dir, "urls.csv", "from an earlier export\n")
+
+	res := s.cli(t, "export", "--dir", dir)
+	expectExit(t, res, exitUsage, "--dir "+dir+" already contains users.csv, urls.csv:", "--force")
+	for _, path := range []string{oldUsers, oldURLs} {
+		if data, err := os.ReadFile(path); err != nil || string(data) != "from an earlier export\n" {
+			t.Errorf("%s = %q (%v), want the earlier file untouched", path, data, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "events.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("events.csv exists (stat error %v), want no file", err)
+	}
+	assertNoTempFiles(t, dir)
+
+	// Files of the other format do not count.
+	expectExit(t, s.cli(t, "export", "--dir", dir, "--format", "jsonl"), exitOK)
+
+	res = s.cli(t, "export", "--dir", dir, "--force")
+	expectExit(t, res, exitOK)
+	if users := readCSVFile(t, oldUsers); len(users) != 2 || users[1][1] != "owner" {
+		t.Errorf("users.csv after --force = %q, want the new export", users)
 	}
 }
 
@@ -587,6 +631,59 @@ func TestBackupErrors(t *testing.T) {
 		t.Errorf("kept.db = %q (%v), want the earlier backup", data, err)
 	}
 	assertNoTempFiles(t, dir)
+}
+
+func TestBackupRejectsNonDatabase(t *testing.T) {
+	clearEnv(t)
+
+	// A real backup with both meta pages damaged has the right size but
+	// no valid meta page.
+	s := startAPIServer(t, server.Options{})
+	seedLinks(t, s, 2)
+	good := filepath.Join(t.TempDir(), "good.db")
+	expectExit(t, s.cli(t, "backup", "--out", good), exitOK)
+	damaged, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []int{0, 1} {
+		damaged[page*os.Getpagesize()+16] ^= 0xff // the magic number
+	}
+
+	tests := []struct {
+		name string
+		body []byte
+		size bool // send Content-Length
+	}{
+		{"zeros without size", make([]byte, 5000), false},
+		{"zeros with size", make([]byte, 16384), true},
+		{"html page", []byte("<html>Welcome</html>\n"), true},
+		{"empty body", nil, true},
+		{"damaged meta pages", damaged, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.size {
+					w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
+				}
+				w.WriteHeader(http.StatusOK)
+				w.Write(tt.body)
+			}))
+			defer fake.Close()
+
+			dir := t.TempDir()
+			out := filepath.Join(dir, "backup.db")
+			res := runCommand(t, "backup", "--out", out, "--server", fake.URL)
+			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a linkbolt database", len(tt.body)))
+			if res.out != "" {
+				t.Errorf("output = %q, want empty", res.out)
+			}
+			if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+				t.Errorf("%s holds %d entries (%v), want none", dir, len(entries), err)
+			}
+		})
+	}
 }
 
 func TestBackupExistingTarget(t *testing.T) {
@@ -769,10 +866,6 @@ func TestImportChecksFilesFirst(t *testing.T) {
 	users := writeFile(t, dir, "users.csv", usersCSV)
 	urls := writeFile(t, dir, "urls.csv", urlsCSV)
 	missing := filepath.Join(dir, "missing.csv")
-	subdir := filepath.Join(dir, "subdir")
-	if err := os.Mkdir(subdir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 
 	tests := []struct {
 		name    string
@@ -781,7 +874,6 @@ func TestImportChecksFilesFirst(t *testing.T) {
 	}{
 		{"missing third file", []string{"--users", users, "--urls", urls, "--events", missing}, []string{"import events", missing, "no such file"}},
 		{"missing first file", []string{"--users", missing, "--urls", urls}, []string{"import users", missing, "no such file"}},
-		{"directory", []string{"--users", users, "--events", subdir}, []string{"import events", subdir}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

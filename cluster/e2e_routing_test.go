@@ -179,3 +179,21 @@ func isRouteWord(code string) bool {
 	}
 	return false
 }
+
+func TestClusterBulkWrongMethod(t *testing.T) {
+	c := startCluster(t, 2)
+	bases := []string{"http://" + c.peers[0], "http://" + c.nginx}
+	for _, base := range bases {
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+			for _, path := range []string{"/users/bulk", "/urls/bulk", "/events/bulk"} {
+				resp := send(t, method, base+path, "")
+				if resp.status != http.StatusMethodNotAllowed {
+					t.Errorf("%s %s%s: status %d, want 405; body %s", method, base, path, resp.status, resp.body)
+				}
+				if allow := resp.header.Get("Allow"); allow != http.MethodPost {
+					t.Errorf("%s %s%s: Allow %q, want POST", method, base, path, allow)
+				}
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -559,6 +560,14 @@ func TestMethodNotAllowed(t *testing.T) {
 		{name: "post health", method: http.MethodPost, path: "/health", allow: []string{"GET"}},
 		{name: "post short code", method: http.MethodPost, path: "/abc123", allow: []string{"GET"}},
 		{name: "delete redirect", method: http.MethodDelete, path: "/urls/abc123/redirect", allow: []string{"GET"}},
+		{name: "get users bulk", method: http.MethodGet, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "put users bulk", method: http.MethodPut, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "delete users bulk", method: http.MethodDelete, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "patch users bulk", method: http.MethodPatch, path: "/users/bulk", allow: []string{"POST"}},
+		{name: "get urls bulk", method: http.MethodGet, path: "/urls/bulk", allow: []string{"POST"}},
+		{name: "put urls bulk", method: http.MethodPut, path: "/urls/bulk", allow: []string{"POST"}},
+		{name: "get events bulk", method: http.MethodGet, path: "/events/bulk", allow: []string{"POST"}},
+		{name: "delete events bulk", method: http.MethodDelete, path: "/events/bulk", allow: []string{"POST"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -576,6 +585,9 @@ func TestMethodNotAllowed(t *testing.T) {
 			}
 			if slices.Contains(allowed, tc.method) {
 				t.Errorf("Allow %q lists the rejected method %s", header, tc.method)
+			}
+			if tc.allow[0] == http.MethodPost && len(allowed) != 1 {
+				t.Errorf("Allow %q, want only POST", header)
 			}
 		})
 	}
@@ -2239,6 +2251,85 @@ func TestBulkImportForms(t *testing.T) {
 			})
 		}
 	}
+}
+
+func TestBulkRejectsContentEncoding(t *testing.T) {
+	a := startAPI(t, Options{})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(usersCSV))
+	zw.Close()
+	for _, encoding := range []string{"gzip", "deflate, gzip", "br"} {
+		t.Run(encoding, func(t *testing.T) {
+			req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: "text/csv",
+				body: gz.String(), header: map[string]string{"Content-Encoding": encoding}}
+			body := wantError(t, a.do(t, req), http.StatusUnsupportedMediaType, "")
+			if msg := body["error"].(string); !strings.Contains(msg, "Content-Encoding") {
+				t.Errorf("error %q does not name Content-Encoding", msg)
+			}
+		})
+	}
+	if _, total := a.list(t, "/users"); total != 0 {
+		t.Errorf("X-Total-Count %d after rejected uploads, want 0", total)
+	}
+
+	// identity is no encoding at all.
+	req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: "text/csv",
+		body: usersCSV, header: map[string]string{"Content-Encoding": "identity"}}
+	wantObject(t, a.do(t, req), http.StatusCreated)
+}
+
+func TestBulkCountsRepeatedIDOnce(t *testing.T) {
+	a := startAPI(t, Options{})
+	text := "id,username,email,created_at\n" +
+		"7,first,first@example.com,2025-01-01 00:00:00\n" +
+		"7,second,second@example.com,2025-01-01 00:00:00\n"
+	req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: "text/csv", body: text}
+	wantJSONEqual(t, wantObject(t, a.do(t, req), http.StatusCreated), `{"imported":1,"count":1}`)
+	items, total := a.list(t, "/users")
+	if total != 1 || len(items) != 1 || items[0]["username"] != "second" {
+		t.Errorf("users = %v (total %d), want only the second row", items, total)
+	}
+}
+
+func TestNULRejected(t *testing.T) {
+	f := newFixture(t)
+	a := f.api
+	linkPath := fmt.Sprintf("/urls/%d", jsonID(t, f.link["id"]))
+	userPath := fmt.Sprintf("/users/%d", jsonID(t, f.user["id"]))
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		field  string
+	}{
+		{"create url title", http.MethodPost, "/urls", `{"original_url":"https://example.com/n","title":"a\u0000b"}`, "title"},
+		{"update url title", http.MethodPut, linkPath, `{"title":"\u0000"}`, "title"},
+		{"create user username", http.MethodPost, "/users", `{"username":"a\u0000b","email":"n@example.com"}`, "username"},
+		{"update user email", http.MethodPut, userPath, `{"email":"n\u0000@example.com"}`, "email"},
+		{"create event type", http.MethodPost, "/events", fmt.Sprintf(`{"event_type":"no\u0000te","url_id":%d}`, jsonID(t, f.link["id"])), "event_type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := apiRequest{method: tt.method, path: tt.path, contentType: "application/json", body: tt.body}
+			body := wantError(t, a.do(t, req), http.StatusUnprocessableEntity, tt.field)
+			if msg := body["error"].(string); !strings.Contains(msg, "NUL") {
+				t.Errorf("error %q does not name the NUL character", msg)
+			}
+		})
+	}
+	f.wantUnchanged(t)
+
+	// Bulk rows name the line and the column.
+	text := "id,user_id,short_code,original_url,title,is_active,created_at\n" +
+		"9,,nul1,https://example.com/n,a\x00b,True,2025-01-01 00:00:00\n"
+	req := apiRequest{method: http.MethodPost, path: "/urls/bulk", contentType: "text/csv", body: text}
+	body := wantError(t, a.do(t, req), http.StatusUnprocessableEntity, "")
+	if got := mustJSON(t, body["rows"]); !strings.Contains(got, `"line":2`) || !strings.Contains(got, "column title contains a NUL byte") {
+		t.Errorf("rows = %s, want line 2 and column title", got)
+	}
+	f.wantUnchanged(t)
 }
 
 func TestBulkKeepsRecords(t *testing.T) {

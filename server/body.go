@@ -155,7 +155,17 @@ func (o object) string(name string) (value string, ok bool, err error) {
 	if strings.ContainsRune(value, utf8.RuneError) && !hasReplacementChar(raw) {
 		return "", true, invalidField(name, "%s contains an escape of a lone UTF-16 surrogate", name)
 	}
+	if strings.IndexByte(value, 0) >= 0 {
+		return "", true, errNULField(name)
+	}
 	return value, true, nil
+}
+
+// errNULField rejects a string with a NUL character. No text field stores
+// one, because CSV exports would carry it raw and many tools end the text
+// there.
+func errNULField(name string) error {
+	return invalidField(name, "%s contains a NUL character (\\u0000), which linkbolt does not store", name)
 }
 
 // nullableString reads a field that is a string or null.
@@ -164,9 +174,12 @@ func (o object) nullableString(name string) (value *string, ok bool, err error) 
 	if !ok || isNull(raw) {
 		return nil, ok, nil
 	}
+	if raw[0] != '"' {
+		return nil, true, invalidField(name, "%s must be a string or null", name)
+	}
 	s, _, err := o.string(name)
 	if err != nil {
-		return nil, true, invalidField(name, "%s must be a string or null", name)
+		return nil, true, err
 	}
 	return &s, true, nil
 }

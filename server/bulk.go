@@ -31,7 +31,8 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // LoadUsersCSV parses a users CSV file with the API's rules and imports it
-// in one transaction. It returns the number of data rows.
+// in one transaction. It returns the number of records, which counts a
+// repeated id once.
 func LoadUsersCSV(st *store.Store, r io.Reader) (int, error) {
 	users, rows, err := store.ParseUsersCSV(r, checkUserRow)
 	if err != nil {
@@ -41,7 +42,8 @@ func LoadUsersCSV(st *store.Store, r io.Reader) (int, error) {
 }
 
 // LoadURLsCSV parses a urls CSV file with the API's rules and imports it in
-// one transaction. It returns the number of data rows.
+// one transaction. It returns the number of records, which counts a
+// repeated id once.
 func LoadURLsCSV(st *store.Store, r io.Reader) (int, error) {
 	urls, rows, err := store.ParseURLsCSV(r, checkURLRow)
 	if err != nil {
@@ -51,7 +53,8 @@ func LoadURLsCSV(st *store.Store, r io.Reader) (int, error) {
 }
 
 // LoadEventsCSV parses an events CSV file with the API's rules and imports
-// it in one transaction. It returns the number of data rows.
+// it in one transaction. It returns the number of records, which counts a
+// repeated id once.
 func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
 	events, rows, err := store.ParseEventsCSV(r, checkEventRow)
 	if err != nil {
@@ -61,7 +64,7 @@ func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
 }
 
 // importCSV finds the CSV file of a bulk request, loads it and responds
-// 201 with the number of data rows.
+// 201 with the number of records.
 func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*store.Store, io.Reader) (int, error)) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
 	file, err := csvFile(r)
@@ -115,6 +118,9 @@ func (b *bodyReader) explain(err error) error {
 // multipart/form-data body, or the whole body of any other type but JSON
 // and URL-encoded forms.
 func csvFile(r *http.Request) (io.Reader, error) {
+	if err := checkIdentityEncoding(r); err != nil {
+		return nil, err
+	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		mediaType = ""
@@ -126,6 +132,26 @@ func csvFile(r *http.Request) (io.Reader, error) {
 		return nil, badRequest("send the CSV as the file field of a multipart/form-data body or as a text/csv body, not %s", mediaType)
 	}
 	return r.Body, nil
+}
+
+// checkIdentityEncoding rejects a body with a Content-Encoding other than
+// identity with 415, because the server does not decompress bodies and
+// would otherwise parse the compressed bytes as CSV.
+func checkIdentityEncoding(r *http.Request) error {
+	for _, value := range r.Header.Values("Content-Encoding") {
+		for coding := range strings.SplitSeq(value, ",") {
+			coding = strings.TrimSpace(coding)
+			if coding == "" || strings.EqualFold(coding, "identity") {
+				continue
+			}
+			return &apiError{
+				status: http.StatusUnsupportedMediaType,
+				message: fmt.Sprintf("Content-Encoding %q is not supported; send the CSV uncompressed",
+					truncate(coding, maxEcho)),
+			}
+		}
+	}
+	return nil
 }
 
 // multipartFile returns the part named "file", skipping other fields.

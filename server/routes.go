@@ -60,12 +60,22 @@ func (s *Server) routeTable() []route {
 
 		{"POST /admin/purge", s.purge, false},
 		{"GET /admin/backup", s.backup, false},
+		{"GET /admin/reservations", s.listReservations, false},
+		{"POST /admin/reservations/bulk", s.importReservations, false},
 
 		{"GET /urls/{code}/redirect", s.redirectRoute, true},
 		{codeRoute, s.redirectRoute, true},
 		{"GET /{code}/{$}", s.redirectRoute, true},
 	}
 }
+
+// bulkPaths are the paths that take only POST but that the {id} routes of
+// their collection would otherwise match for GET, PUT and DELETE.
+var bulkPaths = []string{"/users/bulk", "/urls/bulk", "/events/bulk"}
+
+// wrongBulkMethods are the methods that the {id} routes serve and the bulk
+// paths do not.
+var wrongBulkMethods = []string{http.MethodGet, http.MethodPut, http.MethodDelete}
 
 // routes registers the route table and a fallback that responds to
 // unknown paths with a JSON 404 and to known paths with a wrong method
@@ -78,7 +88,28 @@ func (s *Server) routes() {
 			s.literalPaths[path] = true
 		}
 	}
-	s.mux.Handle("/", s.instrument(route{pattern: "/", handle: s.noRoute, public: true}))
+	fallback := s.instrument(route{pattern: "/", handle: s.noRoute, public: true})
+	s.mux.Handle("/", fallback)
+
+	// Without these patterns GET /users/bulk would reach GET /users/{id}
+	// and return 404 for the id "bulk", where the path exists for POST.
+	s.wrongMethods = make(map[string]bool)
+	for _, pattern := range wrongBulkPatterns() {
+		s.mux.Handle(pattern, fallback)
+		s.wrongMethods[pattern] = true
+	}
+}
+
+// wrongBulkPatterns returns a pattern for each bulk path and each method
+// in wrongBulkMethods.
+func wrongBulkPatterns() []string {
+	var patterns []string
+	for _, path := range bulkPaths {
+		for _, method := range wrongBulkMethods {
+			patterns = append(patterns, method+" "+path)
+		}
+	}
+	return patterns
 }
 
 // noRoute responds to requests that no route matched.
@@ -104,7 +135,8 @@ func (s *Server) allowedMethods(r *http.Request) []string {
 	for _, m := range probeMethods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+		_, pattern := s.mux.Handler(probe)
+		if pattern != "/" && pattern != "" && !s.wrongMethods[pattern] {
 			allowed = append(allowed, m)
 		}
 	}

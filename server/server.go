@@ -93,10 +93,15 @@ type Server struct {
 	// codeMetrics and literalPaths serve ServeHTTP's short link path.
 	codeMetrics  *routeMetrics
 	literalPaths map[string]bool
-	http         *http.Server
-	listener     net.Listener
-	stopping     atomic.Bool
-	cluster      *clusterState
+
+	// wrongMethods holds the mux patterns that only answer 405, which the
+	// Allow header leaves out.
+	wrongMethods map[string]bool
+
+	http     *http.Server
+	listener net.Listener
+	stopping atomic.Bool
+	cluster  *clusterState
 }
 
 // New checks the options and builds a server. It does not listen yet.

@@ -25,6 +25,11 @@ type urlJSON struct {
 	MaxClicks    *uint64 `json:"max_clicks"`
 	RedirectType int     `json:"redirect_type"`
 	ClickCount   uint64  `json:"click_count"`
+
+	// RedirectTypeDefault is true when the link sets no redirect status
+	// and RedirectType is the server's --redirect-status, so that an
+	// export can leave the status to the server that imports it.
+	RedirectTypeDefault bool `json:"redirect_type_default"`
 }
 
 func (s *Server) urlView(u store.URL) urlJSON {
@@ -47,6 +52,7 @@ func (s *Server) urlView(u store.URL) urlJSON {
 	}
 	if v.RedirectType == 0 {
 		v.RedirectType = s.opts.RedirectStatus
+		v.RedirectTypeDefault = true
 	}
 	return v
 }

@@ -153,7 +153,7 @@ const (
 // are returned in UTC, truncated to whole seconds.
 //
 // A repeated id replaces the earlier row. The users are returned sorted by
-// id, one per id, with the number of data rows, repeated ids included. If
+// id, one per id, with their number, which counts a repeated id once. If
 // any row is invalid, or the file is not valid CSV, the error is a
 // *CSVError and no users are returned. An error of r is returned wrapped.
 func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, int, error) {
@@ -162,8 +162,8 @@ func ParseUsersCSV(r io.Reader, check func(*User) error) ([]User, int, error) {
 }
 
 // parseCSV reads every row of a CSV file with parse, then check, and
-// returns the records sorted by id, one per id, and the number of data
-// rows, or a *CSVError listing the invalid rows.
+// returns the records sorted by id, one per id, and their number, or a
+// *CSVError listing the invalid rows.
 func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, error), check func(*T) error, id func(*T) uint64) ([]T, int, error) {
 	rows, err := newCSVRows(r, columns)
 	if err != nil {
@@ -187,8 +187,8 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 	if err := rows.close(); err != nil {
 		return nil, 0, err
 	}
-	n := len(records)
-	return sortUniqueByID(records, id), n, nil
+	records = sortUniqueByID(records, id)
+	return records, len(records), nil
 }
 
 // ParseURLsCSV reads a whole urls CSV file with the columns id, user_id,
@@ -211,7 +211,7 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 //
 // A repeated id replaces the earlier row, but a short code used by two ids
 // makes the later row invalid. The URLs are returned sorted by id, one per
-// id, with the number of data rows. If any row is invalid, or the file is
+// id, with their number. If any row is invalid, or the file is
 // not valid CSV, the error is a *CSVError and no URLs are returned. An error of r is returned wrapped.
 func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, int, error) {
 	// codes maps each short code to the first id and line that used it.
@@ -249,7 +249,7 @@ func ParseURLsCSV(r io.Reader, check func(*URL) error) ([]URL, int, error) {
 // record, and its error becomes the reason of that row.
 //
 // A repeated id replaces the earlier row. The events are returned sorted by
-// id, one per id, with the number of data rows. If any row is invalid, or
+// id, one per id, with their number. If any row is invalid, or
 // the file is not valid CSV, the error is a *CSVError and no events are
 // returned. An error of r is returned wrapped.
 func ParseEventsCSV(r io.Reader, check func(*Event) error) ([]Event, int, error) {
@@ -364,6 +364,7 @@ type csvRows struct {
 	// positions holds the field index of each wanted column, or -1 when an
 	// optional column is absent.
 	positions []int
+	columns   []csvColumn
 
 	// values holds the cells of the current row in column order, with ""
 	// for absent columns. line is the current row's first line.
@@ -397,6 +398,7 @@ func newCSVRows(r io.Reader, columns []csvColumn) (*csvRows, error) {
 	rows := &csvRows{
 		reader:    reader,
 		positions: make([]int, len(columns)),
+		columns:   columns,
 		values:    make([]string, len(columns)),
 	}
 
@@ -454,7 +456,8 @@ func isCSVColumn(columns []csvColumn, name string) bool {
 // next reads the next row into values and line. It returns false at the end
 // of the file and at the first CSV syntax error or read error, because the
 // row boundaries after a broken quote are unknown. A row with the wrong
-// number of fields is rejected and skipped.
+// number of fields, or with a NUL byte in a column that is read, is
+// rejected and skipped.
 func (c *csvRows) next() bool {
 	for {
 		record, err := c.reader.Read()
@@ -477,8 +480,19 @@ func (c *csvRows) next() bool {
 				c.values[i] = record[pos]
 			}
 		}
+		if i := slices.IndexFunc(c.values, hasNUL); i >= 0 {
+			c.reject(fmt.Sprintf("column %s contains a NUL byte, which linkbolt does not store", c.columns[i].name))
+			continue
+		}
 		return true
 	}
+}
+
+// hasNUL reports whether a cell contains a NUL byte. No text field stores
+// one, because CSV exports would carry it raw and many tools end the text
+// there.
+func hasNUL(cell string) bool {
+	return strings.IndexByte(cell, 0) >= 0
 }
 
 // has reports whether the column at index i of the column list is in the

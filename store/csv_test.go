@@ -1320,3 +1320,73 @@ func TestParseCSVTimeRejectsZeroTime(t *testing.T) {
 		t.Errorf("the second after the zero time: %v", err)
 	}
 }
+
+func TestParseCSVCountsRepeatedIDOnce(t *testing.T) {
+	users, n, err := ParseUsersCSV(strings.NewReader(usersHeader+
+		"7,old,old@example.com,2020-01-01 00:00:00\n"+
+		"8,bob,bob@example.com,2020-01-01 00:00:00\n"+
+		"7,new,new@example.com,2020-01-01 00:00:00\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || len(users) != 2 {
+		t.Errorf("users: count %d, %d records; want 2 and 2", n, len(users))
+	}
+	if len(users) > 0 && users[0].Username != "new" {
+		t.Errorf("user 7 = %q, want the later row", users[0].Username)
+	}
+
+	urls, n, err := ParseURLsCSV(strings.NewReader(urlsHeader+
+		"3,,abc,https://example.com/a,,True,2025-01-01 00:00:00,\n"+
+		"3,,abc,https://example.com/b,,True,2025-01-01 00:00:00,\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || len(urls) != 1 {
+		t.Errorf("urls: count %d, %d records; want 1 and 1", n, len(urls))
+	}
+
+	events, n, err := ParseEventsCSV(strings.NewReader(eventsHeader+
+		"5,1,,click,2025-01-01 00:00:00,\n"+
+		"5,1,,click,2025-01-01 00:00:01,\n"+
+		"5,1,,click,2025-01-01 00:00:02,\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || len(events) != 1 {
+		t.Errorf("events: count %d, %d records; want 1 and 1", n, len(events))
+	}
+}
+
+func TestParseCSVRejectsNUL(t *testing.T) {
+	const reason = "contains a NUL byte, which linkbolt does not store"
+	_, _, err := ParseURLsCSV(strings.NewReader(urlsHeader+
+		"1,,abc,https://example.com/a,ok,True,2025-01-01 00:00:00,\n"+
+		"2,,abd,https://example.com/b,a\x00b,True,2025-01-01 00:00:00,\n"), nil)
+	wantRowErrors(t, err, []RowError{{Line: 3, Reason: "column title " + reason}})
+
+	_, _, err = ParseEventsCSV(strings.NewReader(eventsHeader+"5,1,,cl\x00ick,2025-01-01 00:00:00,\n"), nil)
+	wantRowErrors(t, err, []RowError{{Line: 2, Reason: "column event_type " + reason}})
+
+	_, _, err = ParseUsersCSV(strings.NewReader(usersHeader+"7,ann,ann@exa\x00mple.com,2020-01-01 00:00:00\n"), nil)
+	wantRowErrors(t, err, []RowError{{Line: 2, Reason: "column email " + reason}})
+
+	// A column that is not read may hold anything.
+	users, _, err := ParseUsersCSV(strings.NewReader("id,username,email,created_at,note\n"+
+		"7,ann,ann@example.com,2020-01-01 00:00:00,a\x00b\n"), nil)
+	if err != nil || len(users) != 1 {
+		t.Errorf("NUL in an unused column: %d users, error %v; want 1 user", len(users), err)
+	}
+}
+
+// wantRowErrors fails the test unless err is a *CSVError listing want.
+func wantRowErrors(t *testing.T, err error, want []RowError) {
+	t.Helper()
+	csvErr, ok := errors.AsType[*CSVError](err)
+	if !ok {
+		t.Fatalf("error %v (%T), want a *CSVError", err, err)
+	}
+	if !slices.Equal(csvErr.Rows, want) {
+		t.Errorf("row errors = %+v, want %+v", csvErr.Rows, want)
+	}
+}
