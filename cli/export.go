@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,10 +32,11 @@ const apiTimeLayout = "2006-01-02T15:04:05"
 
 // exportOptions are the flags of the export command.
 type exportOptions struct {
-	client clientOptions
-	dir    string
-	format string
-	force  bool
+	client   clientOptions
+	dir      string
+	format   string
+	force    bool
+	warnings io.Writer // notes that are not the result; stderr
 }
 
 // exportResult is one file written by an export.
@@ -70,6 +72,7 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			o.client.progress = terminalOutput(cmd.ErrOrStderr())
+			o.warnings = cmd.ErrOrStderr()
 			return runExport(ctx, cmd.OutOrStdout(), o)
 		},
 	}
@@ -143,6 +146,14 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 	results := make([]exportResult, 0, len(exportKinds))
 	for _, kind := range exportKinds {
 		tmp, n, err := exportToTemp(ctx, c, o.dir, o.format, kind, o.client.progress)
+		var srvErr *serverError
+		if kind.name == "reservations" && errors.As(err, &srvErr) && srvErr.status == http.StatusNotFound {
+			// A server older than the reservations route has none to
+			// give; the export is still complete for what it holds.
+			os.Remove(tmp)
+			fmt.Fprintf(o.warnings, "note: the server has no %s route, so no reservations file was written\n", kind.path)
+			continue
+		}
 		if tmp != "" {
 			temps = append(temps, tmp)
 		}

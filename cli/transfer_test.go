@@ -411,6 +411,41 @@ func TestExportFailureLeavesNoFile(t *testing.T) {
 	assertNoTempFiles(t, dir)
 }
 
+func TestExportFromServerWithoutReservations(t *testing.T) {
+	clearEnv(t)
+
+	// A server older than the reservations route answers it with 404.
+	noRoute := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/admin/reservations" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				io.WriteString(w, `{"error":"not found"}`)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "old.db"), nil, server.Options{}, noRoute)
+	s.createLink(t, map[string]any{"original_url": "https://example.com/old"})
+
+	dir := t.TempDir()
+	res := s.cli(t, "export", "--dir", dir)
+	expectExit(t, res, exitOK)
+	if !strings.Contains(res.errOut, "no reservations file was written") {
+		t.Errorf("stderr = %q, want a note about the missing reservations", res.errOut)
+	}
+	for _, name := range []string{"users.csv", "urls.csv", "events.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v, want the file written", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "reservations.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("reservations.csv exists (stat error %v), want no file", err)
+	}
+	assertNoTempFiles(t, dir)
+}
+
 func TestExportFailureRemovesDirectory(t *testing.T) {
 	clearEnv(t)
 
