@@ -2279,6 +2279,34 @@ func TestBulkRejectsContentEncoding(t *testing.T) {
 	wantObject(t, a.do(t, req), http.StatusCreated)
 }
 
+func TestCharsetOtherThanUTF8Rejected(t *testing.T) {
+	a := startAPI(t, Options{})
+	tests := []struct {
+		path, contentType, body string
+	}{
+		{"/urls", "application/json; charset=latin1", `{"original_url":"https://example.com/latin"}`},
+		{"/urls", "application/json; charset=UTF-16", `{"original_url":"https://example.com/utf16"}`},
+		{"/users/bulk", "text/csv; charset=windows-1252", usersCSV},
+	}
+	for _, tt := range tests {
+		t.Run(tt.contentType, func(t *testing.T) {
+			req := apiRequest{method: http.MethodPost, path: tt.path, contentType: tt.contentType, body: tt.body}
+			body := wantError(t, a.do(t, req), http.StatusUnsupportedMediaType, "")
+			if msg := body["error"].(string); !strings.Contains(msg, "charset") {
+				t.Errorf("error %q does not name the charset", msg)
+			}
+		})
+	}
+	if _, total := a.list(t, "/urls"); total != 0 {
+		t.Errorf("X-Total-Count %d after rejected bodies, want 0", total)
+	}
+
+	for _, contentType := range []string{"application/json; charset=utf-8", "application/json; charset=UTF8", "application/json; charset=us-ascii"} {
+		req := apiRequest{method: http.MethodPost, path: "/urls", contentType: contentType, body: `{"original_url":"https://example.com/ok"}`}
+		wantObject(t, a.do(t, req), http.StatusCreated)
+	}
+}
+
 func TestBulkCountsRepeatedIDOnce(t *testing.T) {
 	a := startAPI(t, Options{})
 	text := "id,username,email,created_at\n" +

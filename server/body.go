@@ -102,16 +102,33 @@ func checkJSONType(r *http.Request) error {
 	if strings.TrimSpace(value) == "" {
 		return nil
 	}
-	mediaType, _, err := mime.ParseMediaType(value)
+	mediaType, params, err := mime.ParseMediaType(value)
 	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		mediaType = ""
 	}
 	if mediaType == "application/json" || strings.HasSuffix(mediaType, "+json") || mediaType == "application/x-www-form-urlencoded" {
-		return nil
+		return checkCharset(params)
 	}
 	return &apiError{
 		status:  http.StatusUnsupportedMediaType,
 		message: fmt.Sprintf("Content-Type %q is not JSON; send the body with Content-Type: application/json", truncate(value, maxEcho)),
+	}
+}
+
+// checkCharset rejects, with 415, a charset parameter other than UTF-8 or
+// its subset US-ASCII, because the server reads every body as UTF-8.
+func checkCharset(params map[string]string) error {
+	charset, ok := params["charset"]
+	if !ok {
+		return nil
+	}
+	switch strings.ToLower(charset) {
+	case "utf-8", "utf8", "us-ascii":
+		return nil
+	}
+	return &apiError{
+		status:  http.StatusUnsupportedMediaType,
+		message: fmt.Sprintf("charset %q is not supported; send the body as UTF-8", truncate(charset, maxEcho)),
 	}
 }
 

@@ -121,9 +121,12 @@ func csvFile(r *http.Request) (io.Reader, error) {
 	if err := checkIdentityEncoding(r); err != nil {
 		return nil, err
 	}
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		mediaType = ""
+	}
+	if err := checkCharset(params); err != nil {
+		return nil, err
 	}
 	switch mediaType {
 	case "multipart/form-data":
