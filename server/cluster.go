@@ -121,6 +121,8 @@ func (s *Server) clusterRoutes() {
 		{"POST /urls/bulk", s.routeBulk(bulkURLs), false},
 		{"POST /events/bulk", s.routeBulk(bulkEvents), false},
 		{"POST /admin/purge", s.fanOutPurge, false},
+		{"GET /admin/reservations", s.fanOutReservations, false},
+		{"POST " + reservationsBulkPath, s.fanOutReservationsImport, false},
 	}
 	for _, rt := range routes {
 		h := rt.handle

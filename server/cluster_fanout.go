@@ -18,6 +18,20 @@ import (
 // requested page of all of them. X-Total-Count is the sum of the shards'
 // counts. A shard that is down fails the whole list with 503.
 func (s *Server) fanOutList(w http.ResponseWriter, r *http.Request) error {
+	return s.fanOutPages(w, r, s.pageByID)
+}
+
+// mergePages is the merge step of fanOutPages. It returns page p of the
+// records of every shard (pages, indexed like the ring's peers) and the
+// number of repeated records it dropped. Each shard's records come in the
+// order that the merge keeps.
+type mergePages func(pages [][]json.RawMessage, p store.Page) ([]json.RawMessage, uint64, error)
+
+// fanOutPages serves a list request from the first page*per_page records
+// of every shard, which merge turns into the requested page. X-Total-Count
+// is the sum of the shards' counts less the copies that merge dropped. A
+// shard that is down fails the whole list with 503.
+func (s *Server) fanOutPages(w http.ResponseWriter, r *http.Request, merge mergePages) error {
 	// This shard serves the request as it came first, so that a bad page
 	// or filter gets exactly the error of a single server.
 	local, err := s.call(r.Context(), s.cluster.self, r.Method, r.URL.RequestURI(), authHeader(r), nil)
@@ -56,11 +70,11 @@ func (s *Server) fanOutList(w http.ResponseWriter, r *http.Request) error {
 	for i := range peers {
 		total += totals[i]
 	}
-	items, copies, err := s.pageByID(pages, p)
+	items, copies, err := merge(pages, p)
 	if err != nil {
 		return err
 	}
-	// NOTE: copies counts only the repeated ids among the records fetched.
+	// NOTE: copies counts only the repeated records among those fetched.
 	// X-Total-Count can still count a copy twice when it lies beyond
 	// page × per_page on both shards, as docs/cluster.md states.
 	writeList(w, r, p, total-min(copies, total), items)

@@ -16,10 +16,8 @@ type reservationJSON struct {
 }
 
 // listReservations returns a page of the ids and codes that new records
-// must not take, which export writes to reservations.csv.
-//
-// NOTE: a cluster shard serves this route alone, so the list holds that
-// shard's reservations only, while the lists of records span the cluster.
+// must not take, which export writes to reservations.csv. On a cluster,
+// fanOutReservations merges the lists of every shard.
 func (s *Server) listReservations(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseQuery(r)
 	if err != nil {
