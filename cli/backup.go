@@ -204,9 +204,10 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	}
 
 	// A proxy may strip Content-Length or respond 200 with a page of its
-	// own, so the body is opened as a database before it gets the name.
+	// own, and the server's file may be damaged, so the body is checked
+	// before it gets the name.
 	if err = verifyBackup(tmp); err != nil {
-		err = fmt.Errorf("the response of %d bytes is not a linkbolt database, so no backup was written: %w", n, err)
+		err = fmt.Errorf("the response of %d bytes is not a sound linkbolt database, so no backup was written: %w", n, err)
 		return n, c.unavailable(ctx, http.MethodGet, "/admin/backup", err)
 	}
 
@@ -221,15 +222,19 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	return n, nil
 }
 
-// verifyBackup opens the file read-only as a linkbolt database, which
-// checks the magic number, version and checksum of its meta pages and
-// its schema version, and closes it again.
+// verifyBackup runs linkbolt check on the downloaded file. A file that
+// is no bbolt database, a bbolt file of another program (its buckets
+// missing) and a copy of a damaged database all fail.
 func verifyBackup(path string) error {
-	st, err := store.Open(path, &store.Options{ReadOnly: true})
+	report, err := store.Check(path, nil)
 	if err != nil {
 		return err
 	}
-	return st.Close()
+	if !report.OK() {
+		return fmt.Errorf("linkbolt check found %s in it, first %s",
+			countNoun(int64(report.Total), "problem", "problems"), report.Problems[0])
+	}
+	return nil
 }
 
 // syncDir syncs a directory so that a rename in it survives a crash. Some

@@ -117,7 +117,13 @@ func checkView(db string, r store.CheckReport) checkJSON {
 
 // writeCheckReport prints a summary line, then a table of the problems.
 func writeCheckReport(out io.Writer, db string, r store.CheckReport) error {
-	fmt.Fprintf(out, "checked %s: %d bytes, schema version %d\n", db, r.Size, r.SchemaVersion)
+	// The schema version is read with the records; damage that stops the
+	// check before them leaves it unknown.
+	schema := "schema version not read"
+	if r.SchemaVersion > 0 {
+		schema = fmt.Sprintf("schema version %d", r.SchemaVersion)
+	}
+	fmt.Fprintf(out, "checked %s: %d bytes, %s\n", db, r.Size, schema)
 	if r.RecordsChecked {
 		fmt.Fprintf(out, "records: %s, %s, %s\n",
 			countNoun(int64(r.Records.Users), "user", "users"),

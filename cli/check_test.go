@@ -318,3 +318,23 @@ func TestCompactCommandOutputExists(t *testing.T) {
 		t.Errorf("compact overwrote %s: %q", out, data)
 	}
 }
+
+func TestCheckReportSchemaNotRead(t *testing.T) {
+	// Damage to bbolt's pages stops the check before it reads the schema
+	// version and the records.
+	r := store.CheckReport{Size: 8192, Total: 1, Problems: []store.Problem{
+		{Kind: store.ProblemFile, Message: "page 4 has type 0x7f, want a branch or a leaf"},
+	}}
+	var out bytes.Buffer
+	if err := writeCheckReport(&out, "x.db", r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"checked x.db: 8192 bytes, schema version not read", "records: not read"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output %q does not contain %q", out.String(), want)
+		}
+	}
+	if strings.Contains(out.String(), "schema version 0") {
+		t.Errorf("output %q names schema version 0", out.String())
+	}
+}

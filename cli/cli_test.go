@@ -432,10 +432,33 @@ func TestImportInvalidCSV(t *testing.T) {
 			if res.out != tt.wantOut {
 				t.Errorf("output = %q, want %q", res.out, tt.wantOut)
 			}
+			// An import that created the file and loaded nothing removes
+			// it again.
+			if tt.wantCounts == (store.Counts{}) {
+				if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s exists (stat error %v), want it removed after a failed first load", db, err)
+				}
+				return
+			}
 			if got := dbCounts(t, db); got != tt.wantCounts {
 				t.Errorf("counts = %+v, want %+v: an invalid file must load nothing", got, tt.wantCounts)
 			}
 		})
+	}
+}
+
+func TestImportKeepsExistingFileOnFailure(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "kept.db")
+	users := writeFile(t, dir, "users.csv", usersCSV)
+	expectExit(t, runCommand(t, "import", "--db", db, "--users", users), exitOK)
+
+	badURLs := writeFile(t, dir, "bad_urls.csv", urlsInvalidLine4CSV)
+	res := runCommand(t, "import", "--db", db, "--urls", badURLs)
+	expectExit(t, res, exitFailure, "line 4")
+	if got := dbCounts(t, db); got != (store.Counts{Users: 2}) {
+		t.Errorf("counts = %+v, want the 2 users of the earlier import", got)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -105,7 +106,10 @@ func (o *importOptions) steps() []importStep {
 // runImport loads the named files into the database file of --db, or
 // uploads them to the server, and prints what each file loaded. On failure
 // the output still names the files loaded before it.
-func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
+func runImport(ctx context.Context, out io.Writer, o *importOptions) (err error) {
+	// loaded counts the files written, for the removal of a new file that
+	// got none.
+	loaded := 0
 	steps := o.steps()
 	if len(steps) == 0 {
 		return usageError{errors.New("nothing to import: give --users, --urls, --events or --reservations")}
@@ -120,6 +124,8 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
 	}
 	var load func(importStep) (int, error)
 	if o.db != "" {
+		_, statErr := os.Stat(o.db)
+		created := errors.Is(statErr, fs.ErrNotExist)
 		st, err := store.Open(o.db, nil)
 		if errors.Is(err, store.ErrInUse) {
 			return fmt.Errorf("%w; stop the server first, or import without --db to load through its bulk endpoints", err)
@@ -127,7 +133,15 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer func() {
+			closeErr := st.Close()
+			// A file that this import created and loaded nothing into
+			// is removed, so that a rejected first file leaves no
+			// empty database behind.
+			if created && loaded == 0 && closeErr == nil {
+				os.Remove(o.db)
+			}
+		}()
 		load = func(step importStep) (int, error) { return importFile(st, step.file, step.load) }
 	} else {
 		c, err := newAPIClient(&o.client)
@@ -141,13 +155,13 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) error {
 	}
 
 	results := []importResult{}
-	var err error
 	for _, step := range steps {
 		var n int
 		if n, err = load(step); err != nil {
 			err = fmt.Errorf("import %s from %s: %w", step.kind, step.file, err)
 			break
 		}
+		loaded++
 		results = append(results, importResult{Kind: step.kind, File: step.file, Imported: n})
 		if o.client.output == outputTable {
 			fmt.Fprintf(out, "imported %d %s from %s\n", n, step.kind, step.file)

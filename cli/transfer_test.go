@@ -19,6 +19,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/linkbolt/linkbolt/server"
 	"github.com/linkbolt/linkbolt/store"
@@ -685,6 +688,31 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 		damaged[page*os.Getpagesize()+16] ^= 0xff // the magic number
 	}
 
+	// A valid bbolt file of another program has none of linkbolt's
+	// buckets.
+	foreignPath := filepath.Join(t.TempDir(), "foreign.db")
+	fdb, err := bolt.Open(foreignPath, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fdb.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("other"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	})
+	if closeErr := fdb.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := os.ReadFile(foreignPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name string
 		body []byte
@@ -695,6 +723,7 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 		{"html page", []byte("<html>Welcome</html>\n"), true},
 		{"empty body", nil, true},
 		{"damaged meta pages", damaged, true},
+		{"bbolt file of another program", foreign, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -710,7 +739,7 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "backup.db")
 			res := runCommand(t, "backup", "--out", out, "--server", fake.URL)
-			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a linkbolt database", len(tt.body)))
+			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a sound linkbolt database", len(tt.body)))
 			if res.out != "" {
 				t.Errorf("output = %q, want empty", res.out)
 			}

@@ -2307,6 +2307,23 @@ func TestCharsetOtherThanUTF8Rejected(t *testing.T) {
 	}
 }
 
+func TestJSONBodyContentEncodingRejected(t *testing.T) {
+	a := startAPI(t, Options{})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"original_url":"https://example.com/gz"}`))
+	zw.Close()
+	req := apiRequest{method: http.MethodPost, path: "/urls", contentType: "application/json",
+		body: gz.String(), header: map[string]string{"Content-Encoding": "gzip"}}
+	body := wantError(t, a.do(t, req), http.StatusUnsupportedMediaType, "")
+	if msg := body["error"].(string); !strings.Contains(msg, "Content-Encoding") {
+		t.Errorf("error %q does not name Content-Encoding", msg)
+	}
+	if _, total := a.list(t, "/urls"); total != 0 {
+		t.Errorf("X-Total-Count %d after a rejected body, want 0", total)
+	}
+}
+
 func TestBulkCountsRepeatedIDOnce(t *testing.T) {
 	a := startAPI(t, Options{})
 	text := "id,username,email,created_at\n" +

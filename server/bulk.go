@@ -139,7 +139,7 @@ func csvFile(r *http.Request) (io.Reader, error) {
 
 // checkIdentityEncoding rejects a body with a Content-Encoding other than
 // identity with 415, because the server does not decompress bodies and
-// would otherwise parse the compressed bytes as CSV.
+// would otherwise parse the compressed bytes as CSV or JSON.
 func checkIdentityEncoding(r *http.Request) error {
 	for _, value := range r.Header.Values("Content-Encoding") {
 		for coding := range strings.SplitSeq(value, ",") {
@@ -149,7 +149,7 @@ func checkIdentityEncoding(r *http.Request) error {
 			}
 			return &apiError{
 				status: http.StatusUnsupportedMediaType,
-				message: fmt.Sprintf("Content-Encoding %q is not supported; send the CSV uncompressed",
+				message: fmt.Sprintf("Content-Encoding %q is not supported; send the body uncompressed",
 					truncate(coding, maxEcho)),
 			}
 		}

@@ -224,6 +224,9 @@ func (s *Server) serveOn(w http.ResponseWriter, r *http.Request, peer string, bo
 // readClusterObject reads a JSON object body as readObject does and also
 // returns the raw bytes, to send on.
 func (s *Server) readClusterObject(w http.ResponseWriter, r *http.Request) ([]byte, object, error) {
+	if err := checkIdentityEncoding(r); err != nil {
+		return nil, nil, err
+	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		return nil, nil, err

@@ -41,6 +41,9 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 // readObject reads a request body that must be one JSON object, sent with
 // a Content-Type that checkJSONType accepts.
 func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (object, error) {
+	if err := checkIdentityEncoding(r); err != nil {
+		return nil, err
+	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		return nil, err

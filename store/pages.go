@@ -161,14 +161,16 @@ func chooseMeta(f io.ReaderAt) (meta fileMeta, problem string, ok bool) {
 // page without a word. It returns "" when both are valid, and when the
 // file is missing, empty or unreadable, which Open reports itself.
 func MetaProblem(path string) string {
+	// The stat comes first, because opening a named pipe waits for a
+	// writer.
+	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() || info.Size() == 0 {
+		return ""
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() || info.Size() == 0 {
-		return ""
-	}
 	_, problem, ok := chooseMeta(f)
 	if !ok {
 		return ""

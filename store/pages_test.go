@@ -192,6 +192,14 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	paged, err := os.ReadFile(buildPagedStore(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(dir, "short.db")
+	if err := os.WriteFile(short, paged[:len(paged)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		path, want string
 	}{
@@ -199,6 +207,7 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 		{fifo, "it is a named pipe, not a database file"},
 		{empty, "the file is empty"},
 		{text, "it is not a bbolt database file"},
+		{short, "so it was cut short"},
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.path), func(t *testing.T) {
@@ -206,11 +215,23 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 			// call runs in a goroutine and a hang fails the test.
 			done := make(chan error, 2)
 			go func() {
+				// serve reads the meta pages before it opens the file.
+				if problem := MetaProblem(tt.path); problem != "" {
+					t.Errorf("MetaProblem = %q, want none for a file that Open rejects", problem)
+				}
 				_, err := Check(tt.path, nil)
 				done <- err
 				_, err = Compact(tt.path, filepath.Join(t.TempDir(), "out.db"), nil)
 				done <- err
 			}()
+			// serve opens the file for writing, and an empty file is
+			// no new database there either.
+			if s, err := Open(tt.path, nil); err == nil {
+				s.Close()
+				t.Errorf("Open for writing succeeded, want an error saying %q", tt.want)
+			} else if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open for writing: %v, want an error saying %q", err, tt.want)
+			}
 			for range 2 {
 				select {
 				case err := <-done:

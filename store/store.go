@@ -202,7 +202,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		probeEvery = DefaultSpaceProbeInterval
 	}
 
-	if err := checkFileKind(path, opts.ReadOnly); err != nil {
+	if err := checkFileKind(path); err != nil {
 		return nil, err
 	}
 	db, err := openBolt(path, &bolt.Options{
@@ -311,10 +311,11 @@ func newerSchemaError(v uint64) error {
 }
 
 // checkFileKind rejects a path that exists but cannot hold a database: a
-// directory, a FIFO or a device, where bbolt would fail with an unclear
-// error or wait for a writer forever. An empty file is a new database
-// when opened for writing, and no database at all when read-only.
-func checkFileKind(path string, readOnly bool) error {
+// directory, a named pipe or a device, where bbolt would fail with an
+// unclear error or wait for a writer forever, an empty file, which bbolt
+// would take for a new database although it may be a copy cut short, and
+// a file shorter than its meta page says.
+func checkFileKind(path string) error {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -334,8 +335,28 @@ func checkFileKind(path string, readOnly bool) error {
 			kind = "a device"
 		}
 		return fmt.Errorf("open %s: it is %s, not a database file", path, kind)
-	case readOnly && info.Size() == 0:
-		return fmt.Errorf("open %s: %w: the file is empty, so it is not a linkbolt database", path, ErrCorrupt)
+	case info.Size() == 0:
+		return fmt.Errorf("open %s: %w: the file is empty, so it is not a linkbolt database; "+
+			"remove it to start a new database at this path", path, ErrCorrupt)
+	}
+	return checkFileLength(path, info.Size())
+}
+
+// checkFileLength rejects a file shorter than the pages that its valid
+// meta page counts, which bbolt would read past the end of.
+func checkFileLength(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	meta, _, ok := chooseMeta(f)
+	if !ok {
+		return nil // bbolt's open reports invalid meta pages
+	}
+	if want := int64(meta.pgid) * int64(meta.pageSize); want > size {
+		return fmt.Errorf("open %s: %w: the file is %d bytes, but its meta page counts %d pages of %d bytes (%d bytes), "+
+			"so it was cut short; restore it from a backup", path, ErrCorrupt, size, meta.pgid, meta.pageSize, want)
 	}
 	return nil
 }
