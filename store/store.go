@@ -310,11 +310,11 @@ func newerSchemaError(v uint64) error {
 	return fmt.Errorf("file has schema version %d, newer than this binary's %d; upgrade linkbolt", v, schemaVersion)
 }
 
-// checkFileKind rejects a path that exists but cannot hold a database: a
-// directory, a named pipe or a device, where bbolt would fail with an
-// unclear error or wait for a writer forever, an empty file, which bbolt
-// would take for a new database although it may be a copy cut short, and
-// a file shorter than its meta page says.
+// checkFileKind rejects a path that exists but holds no database. bbolt
+// fails unclearly on a directory or a device and waits forever on a named
+// pipe. It takes an empty file, which may be a copy cut short, for a new
+// database, and reads past the end of a file shorter than its meta page
+// counts.
 func checkFileKind(path string) error {
 	info, err := os.Stat(path)
 	switch {
