@@ -36,9 +36,10 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 		Short: "Download a consistent copy of the server's database file",
 		Long: "Download a consistent snapshot of the database file while the server goes on\n" +
 			"serving. The copy is written to a temporary file beside FILE, synced to disk, checked\n" +
-			"against the size the server announced, opened read-only as a linkbolt database and\n" +
-			"only then renamed to FILE, so FILE is never a partial copy. A body that is not a\n" +
-			"database, such as an error page of a proxy, is removed and the command exits with 5.\n" +
+			"against the size the server announced, verified as linkbolt check does, and only then\n" +
+			"renamed to FILE, so FILE is never a partial copy. A body that is not a sound linkbolt\n" +
+			"database, such as an error page of a proxy or a copy of a damaged file, is removed and\n" +
+			"the command exits with 5.\n" +
 			"To restore, stop the server and start it on the copy with --db.\n\n" +
 			"FILE must not exist. --force replaces an existing regular file, but never a directory,\n" +
 			"a device or a symbolic link, and on Linux, macOS and the BSDs never a file that a\n" +
@@ -208,7 +209,7 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	// before it gets the name.
 	if err = verifyBackup(tmp); err != nil {
 		err = fmt.Errorf("the response of %d bytes is not a sound linkbolt database, so no backup was written: %w", n, err)
-		return n, c.unavailable(ctx, http.MethodGet, "/admin/backup", err)
+		return n, &unavailableError{op: http.MethodGet + " " + c.endpoint("/admin/backup", nil), err: err, answered: true}
 	}
 
 	// path may have appeared during the download.
@@ -226,6 +227,9 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 // is no bbolt database, a bbolt file of another program (its buckets
 // missing) and a copy of a damaged database all fail.
 func verifyBackup(path string) error {
+	if info, err := os.Stat(path); err == nil && info.Size() == 0 {
+		return errors.New("the body is empty")
+	}
 	report, err := store.Check(path, nil)
 	if err != nil {
 		return err

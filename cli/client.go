@@ -151,9 +151,17 @@ func (e *serverError) Error() string {
 type unavailableError struct {
 	op  string // method and URL of the request
 	err error
+
+	// answered is set when a server responded, but with a body that is
+	// not what the command needs, such as a backup that fails its check.
+	answered bool
 }
 
 func (e *unavailableError) Error() string {
+	if e.answered {
+		return fmt.Sprintf("%s: %v; check that --server or LINKBOLT_SERVER names linkbolt itself, not a proxy, "+
+			"and run linkbolt check on the server's database file", e.op, e.err)
+	}
 	return fmt.Sprintf("%s: %v; check that the server runs and that --server or LINKBOLT_SERVER names it", e.op, e.err)
 }
 

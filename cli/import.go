@@ -48,7 +48,8 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 			"then one record per row), in that order. reservations.csv, which export writes, keeps\n" +
 			"the codes of deleted and purged links reserved and the ids of removed records unused;\n" +
 			"exports without it still load. Each file is loaded in one transaction: an invalid row loads\n" +
-			"nothing of its file, and the files before it stay loaded. Rows are upserted by id.\n" +
+			"nothing of its file, and the files before it stay loaded. A --db file that the import\n" +
+			"created is removed when its first file fails. Rows are upserted by id.\n" +
 			"Every file is opened before the first is loaded, and each must be a regular file:\n" +
 			"a named pipe or a device is rejected. Only CSV is read: the JSON Lines\n" +
 			"files of export --format jsonl are for other tools and are rejected.\n\n" +

@@ -739,7 +739,12 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "backup.db")
 			res := runCommand(t, "backup", "--out", out, "--server", fake.URL)
-			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a sound linkbolt database", len(tt.body)))
+			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a sound linkbolt database", len(tt.body)),
+				"names linkbolt itself, not a proxy")
+			// The server answered, so the hint is not about reaching it.
+			if strings.Contains(res.errOut, "check that the server runs") {
+				t.Errorf("stderr %q advises checking that the server runs", res.errOut)
+			}
 			if res.out != "" {
 				t.Errorf("output = %q, want empty", res.out)
 			}

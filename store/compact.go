@@ -66,6 +66,9 @@ func Compact(path, out string, opts *Options) (CompactResult, error) {
 	if len(problems) > 0 {
 		return res, fmt.Errorf("compact %s: %w: %s; run linkbolt check for the full list", path, ErrCorrupt, problems[0])
 	}
+	if err := src.db.View(checkForeign); err != nil {
+		return res, fmt.Errorf("compact %s: %w", path, err)
+	}
 	if out != "" {
 		if _, err := os.Lstat(out); err == nil {
 			return res, fmt.Errorf("compact to %s: %w; choose a new output path", out, fs.ErrExist)

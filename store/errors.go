@@ -37,6 +37,10 @@ var (
 
 	// ErrCorrupt is returned when a record cannot be decoded.
 	ErrCorrupt = errors.New("corrupt data")
+
+	// ErrForeign is returned when a file is a bbolt database that another
+	// program wrote, which linkbolt does not open for writing.
+	ErrForeign = errors.New("not a linkbolt database")
 )
 
 // ImportError reports the record of a bulk import that could not be

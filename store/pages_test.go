@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -243,5 +244,55 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestForeignBboltFileRejected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "foreign.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("inventory"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	})
+	if closeErr := db.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if s, err := Open(path, nil); !errors.Is(err, ErrForeign) {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("Open for writing: %v, want ErrForeign", err)
+	} else if !strings.Contains(err.Error(), `"inventory"`) {
+		t.Errorf("error %v does not name the file's bucket", err)
+	}
+	if _, err := Compact(path, "", nil); !errors.Is(err, ErrForeign) {
+		t.Errorf("Compact: %v, want ErrForeign", err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("the foreign file changed")
+	}
+
+	// Check opens it read-only and lists linkbolt's missing buckets.
+	report, err := Check(path, nil)
+	if err != nil || report.OK() {
+		t.Errorf("Check: %v, problems %s, want missing buckets", err, problemList(report))
 	}
 }

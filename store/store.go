@@ -395,6 +395,9 @@ func recoverCorrupt(err *error) {
 
 // initSchema creates missing buckets and checks the schema version.
 func initSchema(tx *bolt.Tx) error {
+	if err := checkForeign(tx); err != nil {
+		return err
+	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -409,6 +412,29 @@ func initSchema(tx *bolt.Tx) error {
 		return newerSchemaError(v)
 	}
 	return nil
+}
+
+// checkForeign rejects a bbolt file of another program: one that has
+// buckets but not linkbolt's meta bucket. A new file has no bucket at all,
+// and linkbolt creates all of its buckets in one commit, so a linkbolt
+// file never has some buckets without meta. Writing linkbolt's buckets
+// into such a file would change another program's data.
+func checkForeign(tx *bolt.Tx) error {
+	if tx.Bucket(bucketMeta) != nil {
+		return nil
+	}
+	var names []string
+	err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if len(names) < 3 {
+			names = append(names, fmt.Sprintf("%q", name))
+		}
+		return nil
+	})
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: it is a bbolt database of another program: it has buckets such as %s, but not linkbolt's meta bucket",
+		ErrForeign, strings.Join(names, ", "))
 }
 
 // Close stops the writer after the writes already queued and closes the
