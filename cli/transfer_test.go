@@ -379,21 +379,27 @@ func assertNoTempFiles(t *testing.T, dir string) {
 	}
 }
 
+// answerPath wraps a server's handler so that requests for path get
+// status and the JSON body, and all others reach the server.
+func answerPath(path string, status int, body string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != path {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+		})
+	}
+}
+
 func TestExportFailureLeavesNoFile(t *testing.T) {
 	clearEnv(t)
 
 	// The events list fails after users and urls were read.
-	failEvents := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/events" {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, `{"error":"the database is not available"}`)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	failEvents := answerPath("/events", http.StatusServiceUnavailable, `{"error":"the database is not available"}`)
 	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "fail.db"), nil, server.Options{}, failEvents)
 	s.createLink(t, map[string]any{"original_url": "https://example.com/f"})
 
@@ -418,17 +424,7 @@ func TestExportFromServerWithoutReservations(t *testing.T) {
 	clearEnv(t)
 
 	// A server older than the reservations route answers it with 404.
-	noRoute := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/admin/reservations" {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusNotFound)
-				io.WriteString(w, `{"error":"not found"}`)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	noRoute := answerPath("/admin/reservations", http.StatusNotFound, `{"error":"not found"}`)
 	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "old.db"), nil, server.Options{}, noRoute)
 	s.createLink(t, map[string]any{"original_url": "https://example.com/old"})
 
