@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -232,7 +233,10 @@ func verifyBackup(path string) error {
 	}
 	report, err := store.Check(path, nil)
 	if err != nil {
-		return err
+		// The message names the temporary file, which is removed, and
+		// advises a restore, which does not fit a backup.
+		msg := strings.TrimPrefix(err.Error(), "open "+path+": ")
+		return errors.New(strings.ReplaceAll(msg, "; restore it from a backup", ""))
 	}
 	if !report.OK() {
 		return fmt.Errorf("linkbolt check found %s in it, first %s",

@@ -737,9 +737,12 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 			res := runCommand(t, "backup", "--out", out, "--server", fake.URL)
 			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a sound linkbolt database", len(tt.body)),
 				"names linkbolt itself, not a proxy")
-			// The server answered, so the hint is not about reaching it.
-			if strings.Contains(res.errOut, "check that the server runs") {
-				t.Errorf("stderr %q advises checking that the server runs", res.errOut)
+			// The server answered, so the hint is not about reaching it,
+			// and the removed temporary file is not named.
+			for _, unwanted := range []string{"check that the server runs", ".tmp", "restore it from a backup"} {
+				if strings.Contains(res.errOut, unwanted) {
+					t.Errorf("stderr %q contains %q", res.errOut, unwanted)
+				}
 			}
 			if res.out != "" {
 				t.Errorf("output = %q, want empty", res.out)

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -149,6 +150,17 @@ func Check(path string, opts *Options) (CheckReport, error) {
 		return CheckReport{}, err
 	}
 	s, err := Open(path, &o)
+	if errors.Is(err, errReadFailed) {
+		// bbolt stopped at damage while it opened the file. The page walk
+		// reads the file without bbolt and lists what it finds.
+		if problems, _, scanErr := scanPages(path); scanErr == nil && len(problems) > 0 {
+			report := CheckReport{Size: info.Size()}
+			for _, p := range problems {
+				report.add(ProblemFile, nil, "%s", p)
+			}
+			return report, nil
+		}
+	}
 	if err != nil {
 		return CheckReport{}, err
 	}

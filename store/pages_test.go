@@ -296,3 +296,35 @@ func TestForeignBboltFileRejected(t *testing.T) {
 		t.Errorf("Check: %v, problems %s, want missing buckets", err, problemList(report))
 	}
 }
+
+func TestCheckListsDamageThatStopsOpen(t *testing.T) {
+	data, err := os.ReadFile(buildPagedStore(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every page from page 3 on starts with 64 bytes of garbage, the
+	// freelist's header included, so bbolt stops while it opens the file.
+	for page := 3; (page+1)*4096 <= len(data); page++ {
+		copy(data[page*4096:], bytes.Repeat([]byte{0xAB}, 64))
+	}
+	path := filepath.Join(t.TempDir(), "garbage.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, &Options{ReadOnly: true}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: %v, want ErrCorrupt", err)
+	}
+
+	report, err := Check(path, nil)
+	if err != nil {
+		t.Fatalf("Check: %v, want a report of the damage", err)
+	}
+	if report.OK() || report.RecordsChecked {
+		t.Errorf("report OK %v, records checked %v, want damage and no records read", report.OK(), report.RecordsChecked)
+	}
+	for _, p := range report.Problems {
+		if p.Kind != ProblemFile {
+			t.Errorf("problem of kind %s, want only %s: %s", p.Kind, ProblemFile, p)
+		}
+	}
+}

@@ -389,9 +389,13 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 // be deferred directly.
 func recoverCorrupt(err *error) {
 	if p := recover(); p != nil {
-		*err = fmt.Errorf("%w: reading the file failed (%v); restore it from a backup", ErrCorrupt, p)
+		*err = fmt.Errorf("%w: %w (%v); restore it from a backup", ErrCorrupt, errReadFailed, p)
 	}
 }
+
+// errReadFailed marks a panic or fault of bbolt on a damaged page, as
+// opposed to a file that fails the checks before bbolt reads its pages.
+var errReadFailed = errors.New("reading the file failed")
 
 // initSchema creates missing buckets and checks the schema version.
 func initSchema(tx *bolt.Tx) error {
@@ -414,8 +418,9 @@ func initSchema(tx *bolt.Tx) error {
 	return nil
 }
 
-// checkForeign rejects a bbolt file of another program: one that has
-// buckets but not linkbolt's meta bucket. A new file has no bucket at all,
+// checkForeign rejects a bbolt file of another program, or one damaged
+// where its bucket names are: one that has buckets but not linkbolt's
+// meta bucket. A new file has no bucket at all,
 // and linkbolt creates all of its buckets in one commit, so a linkbolt
 // file never has some buckets without meta. Writing linkbolt's buckets
 // into such a file would change another program's data.
@@ -433,7 +438,8 @@ func checkForeign(tx *bolt.Tx) error {
 	if err != nil || len(names) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w: it is a bbolt database of another program: it has buckets such as %s, but not linkbolt's meta bucket",
+	return fmt.Errorf("%w: it has buckets such as %s, but not linkbolt's meta bucket, "+
+		"so it is a bbolt database of another program or a damaged linkbolt file; run linkbolt check on it",
 		ErrForeign, strings.Join(names, ", "))
 }
 
