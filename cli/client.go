@@ -115,8 +115,13 @@ type serverRowError struct {
 func (e *serverError) Error() string {
 	var b strings.Builder
 	verb := "the server rejected the request"
-	if e.status >= 500 {
+	switch {
+	case e.status >= 500:
 		verb = "the server failed"
+	case e.status < 400:
+		// linkbolt's API never redirects, so a 3xx comes from a proxy or
+		// from another server.
+		verb = "the server redirected the request, which linkbolt's API never does; check that --server or LINKBOLT_SERVER names linkbolt itself"
 	}
 	fmt.Fprintf(&b, "%s: %s (%d %s)", e.op, verb, e.status, http.StatusText(e.status))
 	if e.message != "" {
@@ -414,14 +419,14 @@ func (c *apiClient) collect(ctx context.Context, path string, query url.Values, 
 }
 
 // clientExitCode maps the errors of a request to the server to an exit
-// code: exitRejected for a 4xx status, exitUnavailable for a 5xx status or
-// no usable response.
+// code: exitRejected for a 4xx status, exitUnavailable for any other error
+// status (a 3xx or a 5xx) or no usable response.
 func clientExitCode(err error) (int, bool) {
 	if se, ok := errors.AsType[*serverError](err); ok {
-		if se.status >= 500 {
-			return exitUnavailable, true
+		if se.status >= 400 && se.status < 500 {
+			return exitRejected, true
 		}
-		return exitRejected, true
+		return exitUnavailable, true
 	}
 	if _, ok := errors.AsType[*unavailableError](err); ok {
 		return exitUnavailable, true

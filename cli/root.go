@@ -47,7 +47,7 @@ const exitCodesHelp = `Exit codes:
   2  invalid command line or configuration
   3  the database file is in use by another process
   4  the server rejected the request (a 4xx status; the message gives the server's reason)
-  5  the server could not be reached, timed out or failed (a 5xx status)`
+  5  the server could not be reached, timed out, failed (a 5xx status) or redirected (a 3xx)`
 
 // usageError marks an invalid command line.
 type usageError struct{ err error }

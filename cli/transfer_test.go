@@ -754,6 +754,22 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 	}
 }
 
+func TestBackupRedirectIsUnavailable(t *testing.T) {
+	clearEnv(t)
+	// A static file server answers a directory path with a redirect.
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+	}))
+	defer fake.Close()
+
+	dir := t.TempDir()
+	res := runCommand(t, "backup", "--out", filepath.Join(dir, "b.db"), "--server", fake.URL)
+	expectExit(t, res, exitUnavailable, "301 Moved Permanently", "names linkbolt itself")
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("%s holds %d entries (%v), want none", dir, len(entries), err)
+	}
+}
+
 func TestBackupExistingTarget(t *testing.T) {
 	clearEnv(t)
 
