@@ -366,11 +366,6 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	}
 
 	log.Info("opening database", "db", o.db)
-	// The first commit writes over an invalid meta page, so it is read
-	// before the open.
-	if problem := store.MetaProblem(o.db); problem != "" {
-		log.Warn("database meta page invalid", "db", o.db, "problem", problem)
-	}
 	if storeOpts == nil {
 		storeOpts = &store.Options{}
 	}
@@ -379,6 +374,9 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	st, err := store.Open(o.db, storeOpts)
 	if err != nil {
 		return err
+	}
+	if problem := st.MetaProblem(); problem != "" {
+		log.Warn("database meta page invalid", "db", o.db, "problem", problem)
 	}
 	defer func() {
 		if err := st.Close(); err != nil {

@@ -85,6 +85,22 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*st
 	return nil
 }
 
+// readBulkCSV reads the whole CSV file of a bulk request, for a cluster
+// shard that checks the file before it sends parts of it on.
+func (s *Server) readBulkCSV(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
+	file, err := csvFile(r)
+	if err != nil {
+		return nil, err
+	}
+	body := &bodyReader{r: file}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, body.explain(err)
+	}
+	return data, nil
+}
+
 // bodyReader keeps the first error of the request body, so that a body
 // cut short is distinguished from a store failure.
 type bodyReader struct {

@@ -57,15 +57,9 @@ func parseBulkKind(noun string) (bulkKind, bool) {
 // record took elsewhere.
 func (s *Server) routeBulk(kind bulkKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
-		file, err := csvFile(r)
+		data, err := s.readBulkCSV(w, r)
 		if err != nil {
 			return err
-		}
-		body := &bodyReader{r: file}
-		data, err := io.ReadAll(body)
-		if err != nil {
-			return body.explain(err)
 		}
 		checked, err := checkBulk(kind, data)
 		if err != nil {

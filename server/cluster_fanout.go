@@ -161,13 +161,17 @@ func (s *Server) pageByID(pages [][]json.RawMessage, p store.Page) ([]json.RawMe
 	n := len(records)
 	records = slices.CompactFunc(records, func(a, b listRecord) bool { return a.id == b.id })
 	copies := uint64(n - len(records))
+	return pageOf(records, p, func(r listRecord) json.RawMessage { return r.raw }), copies, nil
+}
 
+// pageOf returns the JSON of the records on page p of the merged list.
+func pageOf[T any](records []T, p store.Page, raw func(T) json.RawMessage) []json.RawMessage {
 	out := make([]json.RawMessage, 0, p.PerPage)
 	start := (p.Page - 1) * p.PerPage
 	for i := start; i < len(records) && len(out) < p.PerPage; i++ {
-		out = append(out, records[i].raw)
+		out = append(out, raw(records[i]))
 	}
-	return out, copies, nil
+	return out
 }
 
 // fanOutPurge runs a purge on every shard and adds up the counts. This

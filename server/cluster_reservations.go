@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -77,13 +76,7 @@ func pageReservations(pages [][]json.RawMessage, p store.Page) ([]json.RawMessag
 		return a.view.Kind == b.view.Kind && compareReservations(a.view, b.view) == 0
 	})
 	copies := uint64(n - len(records))
-
-	out := make([]json.RawMessage, 0, p.PerPage)
-	start := (p.Page - 1) * p.PerPage
-	for i := start; i < len(records) && len(out) < p.PerPage; i++ {
-		out = append(out, records[i].raw)
-	}
-	return out, copies, nil
+	return pageOf(records, p, func(r reservationRecord) json.RawMessage { return r.raw }), copies, nil
 }
 
 // fanOutReservationsImport serves POST /admin/reservations/bulk on a
@@ -94,15 +87,9 @@ func pageReservations(pages [][]json.RawMessage, p store.Page) ([]json.RawMessag
 // shards wrote is a *partialImportError, whose message requests the same
 // file again.
 func (s *Server) fanOutReservationsImport(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
-	file, err := csvFile(r)
+	data, err := s.readBulkCSV(w, r)
 	if err != nil {
 		return err
-	}
-	body := &bodyReader{r: file}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return body.explain(err)
 	}
 	list, rows, err := store.ParseReservationsCSV(bytes.NewReader(data))
 	if err != nil {

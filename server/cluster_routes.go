@@ -16,7 +16,7 @@ import (
 // with a generated code here, where the store draws only codes this shard
 // owns, and a link with a custom code on the owner of that code.
 func (s *Server) routeCreateURL(w http.ResponseWriter, r *http.Request) error {
-	body, obj, err := s.readClusterObject(w, r)
+	body, obj, err := s.readRawObject(w, r)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (s *Server) routeUpdateURL(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return s.serveLocal(w, r)
 	}
-	body, obj, err := s.readClusterObject(w, r)
+	body, obj, err := s.readRawObject(w, r)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *Server) routeUpdateURL(w http.ResponseWriter, r *http.Request) error {
 // in lower case, so that two creates of one name meet on one shard. Emails
 // are checked on the other shards first.
 func (s *Server) routeCreateUser(w http.ResponseWriter, r *http.Request) error {
-	body, obj, err := s.readClusterObject(w, r)
+	body, obj, err := s.readRawObject(w, r)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (s *Server) routeUpdateUser(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return s.serveLocal(w, r)
 	}
-	body, obj, err := s.readClusterObject(w, r)
+	body, obj, err := s.readRawObject(w, r)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (s *Server) routeDeleteUser(w http.ResponseWriter, r *http.Request) error {
 // routeCreateEvent checks a new event as createEvent does and stores it on
 // the shard of its link, where the link's other events are.
 func (s *Server) routeCreateEvent(w http.ResponseWriter, r *http.Request) error {
-	body, obj, err := s.readClusterObject(w, r)
+	body, obj, err := s.readRawObject(w, r)
 	if err != nil {
 		return err
 	}
@@ -219,23 +219,6 @@ func (s *Server) serveOn(w http.ResponseWriter, r *http.Request, peer string, bo
 		return s.serveLocal(w, r)
 	}
 	return s.forward(w, r, peer, body)
-}
-
-// readClusterObject reads a JSON object body as readObject does and also
-// returns the raw bytes, to send on.
-func (s *Server) readClusterObject(w http.ResponseWriter, r *http.Request) ([]byte, object, error) {
-	if err := checkIdentityEncoding(r); err != nil {
-		return nil, nil, err
-	}
-	body, err := readBody(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		return nil, nil, err
-	}
-	obj, err := decodeObject(body)
-	if err != nil {
-		return nil, nil, err
-	}
-	return body, obj, checkJSONType(r)
 }
 
 // clusterPathID parses the {id} of a path as pathID does.

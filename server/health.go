@@ -41,18 +41,25 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 // readObject reads a request body that must be one JSON object, sent with
 // a Content-Type that checkJSONType accepts.
 func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (object, error) {
+	_, obj, err := s.readRawObject(w, r)
+	return obj, err
+}
+
+// readRawObject reads a body as readObject does and also returns its
+// bytes, for a cluster shard that sends the body on.
+func (s *Server) readRawObject(w http.ResponseWriter, r *http.Request) ([]byte, object, error) {
 	if err := checkIdentityEncoding(r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	body, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	obj, err := decodeObject(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return obj, checkJSONType(r)
+	return body, obj, checkJSONType(r)
 }
 
 // logStoreState logs when a failed commit stops writes and when a probe

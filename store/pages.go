@@ -156,28 +156,6 @@ func chooseMeta(f io.ReaderAt) (meta fileMeta, problem string, ok bool) {
 	return m0, "", true
 }
 
-// MetaProblem returns the reason one meta page of the database file at
-// path is invalid, because bbolt then opens the file at the other meta
-// page without a word. It returns "" when both are valid, and when the
-// file is missing, empty or unreadable, which Open reports itself.
-func MetaProblem(path string) string {
-	// The stat comes first, because opening a named pipe waits for a
-	// writer.
-	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() || info.Size() == 0 {
-		return ""
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	_, problem, ok := chooseMeta(f)
-	if !ok {
-		return ""
-	}
-	return problem
-}
-
 func lostCommit(bad int, why string, good int, txid uint64) string {
 	return fmt.Sprintf("meta page %d is invalid because %s, so the file opens at transaction %d of meta page %d. "+
 		"If meta page %d held a later commit, that commit is lost; a crash during a commit can leave this, and the next write replaces the page",

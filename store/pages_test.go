@@ -126,11 +126,22 @@ func TestCheckReportsInvalidMetaPage(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		want := fmt.Sprintf("meta page %d is invalid because its magic number is wrong", page)
+		opened, err := Open(copyPath, &Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := opened.MetaProblem(); !strings.Contains(got, want) {
+			t.Errorf("MetaProblem = %q, want one saying %q", got, want)
+		}
+		if err := opened.Close(); err != nil {
+			t.Fatal(err)
+		}
+
 		report, err := Check(copyPath, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := fmt.Sprintf("meta page %d is invalid because its magic number is wrong", page)
 		if report.OK() || !strings.Contains(problemList(report), want) {
 			t.Errorf("problems %s, want one saying %q", problemList(report), want)
 		}
@@ -216,10 +227,6 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 			// call runs in a goroutine and a hang fails the test.
 			done := make(chan error, 2)
 			go func() {
-				// serve reads the meta pages before it opens the file.
-				if problem := MetaProblem(tt.path); problem != "" {
-					t.Errorf("MetaProblem = %q, want none for a file that Open rejects", problem)
-				}
 				_, err := Check(tt.path, nil)
 				done <- err
 				_, err = Compact(tt.path, filepath.Join(t.TempDir(), "out.db"), nil)

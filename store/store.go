@@ -125,6 +125,9 @@ type Store struct {
 	readOnly   bool
 	probeEvery time.Duration
 
+	// metaProblem is the reason one meta page was invalid at open, or "".
+	metaProblem string
+
 	codeFilter  func(string) bool
 	remoteUsers bool
 
@@ -202,7 +205,8 @@ func Open(path string, opts *Options) (*Store, error) {
 		probeEvery = DefaultSpaceProbeInterval
 	}
 
-	if err := checkFileKind(path); err != nil {
+	metaProblem, err := checkFileKind(path)
+	if err != nil {
 		return nil, err
 	}
 	db, err := openBolt(path, &bolt.Options{
@@ -225,11 +229,12 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 
 	s := &Store{
-		db:         db,
-		ids:        ids,
-		codeLen:    codeLen,
-		probeEvery: probeEvery,
-		indexDelay: indexDelay,
+		db:          db,
+		metaProblem: metaProblem,
+		ids:         ids,
+		codeLen:     codeLen,
+		probeEvery:  probeEvery,
+		indexDelay:  indexDelay,
 
 		codeFilter:  opts.CodeFilter,
 		remoteUsers: opts.RemoteUsers,
@@ -314,16 +319,17 @@ func newerSchemaError(v uint64) error {
 // fails unclearly on a directory or a device and waits forever on a named
 // pipe. It takes an empty file, which may be a copy cut short, for a new
 // database, and reads past the end of a file shorter than its meta page
-// counts.
-func checkFileKind(path string) error {
+// counts. For a file it accepts, it returns the reason one meta page is
+// invalid, or "".
+func checkFileKind(path string) (metaProblem string, err error) {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return "", nil
 	case err != nil:
-		return err
+		return "", err
 	case info.IsDir():
-		return fmt.Errorf("open %s: it is a directory, not a database file", path)
+		return "", fmt.Errorf("open %s: it is a directory, not a database file", path)
 	case !info.Mode().IsRegular():
 		kind := "not a regular file"
 		switch t := info.Mode().Type(); {
@@ -334,31 +340,34 @@ func checkFileKind(path string) error {
 		case t&fs.ModeDevice != 0:
 			kind = "a device"
 		}
-		return fmt.Errorf("open %s: it is %s, not a database file", path, kind)
+		return "", fmt.Errorf("open %s: it is %s, not a database file", path, kind)
 	case info.Size() == 0:
-		return fmt.Errorf("open %s: %w: the file is empty, so it is not a linkbolt database; "+
+		return "", fmt.Errorf("open %s: %w: the file is empty, so it is not a linkbolt database; "+
 			"remove it to start a new database at this path", path, ErrCorrupt)
 	}
-	return checkFileLength(path, info.Size())
+	return checkMetaPages(path, info.Size())
 }
 
-// checkFileLength rejects a file shorter than the pages that its valid
-// meta page counts, which bbolt would read past the end of.
-func checkFileLength(path string, size int64) error {
+// checkMetaPages reads the meta pages before bbolt does. It rejects a file
+// shorter than the pages that its valid meta page counts, which bbolt
+// would read past the end of, and returns the reason one meta page is
+// invalid, because bbolt then opens the older commit without a word and
+// the first commit writes over the page.
+func checkMetaPages(path string, size int64) (metaProblem string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
-	meta, _, ok := chooseMeta(f)
+	meta, problem, ok := chooseMeta(f)
 	if !ok {
-		return nil // bbolt's open reports invalid meta pages
+		return "", nil // bbolt's open reports invalid meta pages
 	}
 	if want := int64(meta.pgid) * int64(meta.pageSize); want > size {
-		return fmt.Errorf("open %s: %w: the file is %d bytes, but its meta page counts %d pages of %d bytes (%d bytes), "+
+		return "", fmt.Errorf("open %s: %w: the file is %d bytes, but its meta page counts %d pages of %d bytes (%d bytes), "+
 			"so it was cut short; restore it from a backup", path, ErrCorrupt, size, meta.pgid, meta.pageSize, want)
 	}
-	return nil
+	return problem, nil
 }
 
 // openBolt opens the file and prepares its buckets. bbolt reads a damaged
@@ -441,6 +450,13 @@ func checkForeign(tx *bolt.Tx) error {
 	return fmt.Errorf("%w: it has buckets such as %s, but not linkbolt's meta bucket, "+
 		"so it is a bbolt database of another program or a damaged linkbolt file; run linkbolt check on it",
 		ErrForeign, strings.Join(names, ", "))
+}
+
+// MetaProblem returns the reason one of the file's two meta pages was
+// invalid at open, or "". bbolt then opened the file at the other, older
+// commit, so the commit that the invalid page held, if any, is lost.
+func (s *Store) MetaProblem() string {
+	return s.metaProblem
 }
 
 // Close stops the writer after the writes already queued and closes the
