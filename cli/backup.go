@@ -210,7 +210,7 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	// before it gets the name.
 	if err = verifyBackup(tmp); err != nil {
 		err = fmt.Errorf("the response of %d bytes is not a sound linkbolt database, so no backup was written: %w", n, err)
-		return n, &unavailableError{op: http.MethodGet + " " + c.endpoint("/admin/backup", nil), err: err, answered: true}
+		return n, &unavailableError{op: http.MethodGet + " " + c.endpoint("/admin/backup", nil), err: err, responded: true}
 	}
 
 	// path may have appeared during the download.

@@ -157,13 +157,13 @@ type unavailableError struct {
 	op  string // method and URL of the request
 	err error
 
-	// answered is set when a server responded, but with a body that is
-	// not what the command needs, such as a backup that fails its check.
-	answered bool
+	// responded is set when a server responded, but with a body that the
+	// command cannot use, such as a backup that fails its check.
+	responded bool
 }
 
 func (e *unavailableError) Error() string {
-	if e.answered {
+	if e.responded {
 		return fmt.Sprintf("%s: %v; check that --server or LINKBOLT_SERVER names linkbolt itself, not a proxy, "+
 			"and run linkbolt check on the server's database file", e.op, e.err)
 	}

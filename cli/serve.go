@@ -45,8 +45,8 @@ const (
 
 	// minRateLimit and maxRateLimit bound a --rate-limit that is not 0.
 	// At the lower bound a client that used its burst waits 1,000 s for
-	// the next write; the upper bound keeps the default burst, the rate
-	// rounded up, a small integer.
+	// its next write. The upper bound keeps the default burst, which is
+	// the rate rounded up, a small integer.
 	minRateLimit = 0.001
 	maxRateLimit = 1_000_000
 

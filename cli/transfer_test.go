@@ -423,7 +423,7 @@ func TestExportFailureLeavesNoFile(t *testing.T) {
 func TestExportFromServerWithoutReservations(t *testing.T) {
 	clearEnv(t)
 
-	// A server older than the reservations route answers it with 404.
+	// A server older than the reservations route responds to it with 404.
 	noRoute := answerPath("/admin/reservations", http.StatusNotFound, `{"error":"not found"}`)
 	s := startAPIServerOn(t, filepath.Join(t.TempDir(), "old.db"), nil, server.Options{}, noRoute)
 	s.createLink(t, map[string]any{"original_url": "https://example.com/old"})
@@ -737,7 +737,7 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 			res := runCommand(t, "backup", "--out", out, "--server", fake.URL)
 			expectExit(t, res, exitUnavailable, fmt.Sprintf("the response of %d bytes is not a sound linkbolt database", len(tt.body)),
 				"names linkbolt itself, not a proxy")
-			// The server answered, so the hint is not about reaching it,
+			// The server responded, so the hint is not about reaching it,
 			// and the removed temporary file is not named.
 			for _, unwanted := range []string{"check that the server runs", ".tmp", "restore it from a backup"} {
 				if strings.Contains(res.errOut, unwanted) {
@@ -756,7 +756,7 @@ func TestBackupRejectsNonDatabase(t *testing.T) {
 
 func TestBackupRedirectIsUnavailable(t *testing.T) {
 	clearEnv(t)
-	// A static file server answers a directory path with a redirect.
+	// A static file server redirects a request for a directory path.
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
 	}))

@@ -94,8 +94,8 @@ type Server struct {
 	codeMetrics  *routeMetrics
 	literalPaths map[string]bool
 
-	// wrongMethods holds the mux patterns that only answer 405, which the
-	// Allow header leaves out.
+	// wrongMethods contains the mux patterns that only respond with 405,
+	// so the Allow header leaves them out.
 	wrongMethods map[string]bool
 
 	http     *http.Server

@@ -41,8 +41,8 @@ type fileMeta struct {
 	txid     uint64
 }
 
-// readMeta reads and validates the meta page at off. It returns why the
-// page is invalid, or an empty string.
+// readMeta reads and validates the meta page at off. It returns the reason
+// the page is invalid, or an empty string.
 func readMeta(f io.ReaderAt, off int64) (fileMeta, string) {
 	buf := make([]byte, pageHeaderLen+metaLen)
 	if _, err := f.ReadAt(buf, off); err != nil {
@@ -127,8 +127,8 @@ func scanPages(path string) (problems []string, damaged bool, err error) {
 }
 
 // chooseMeta reads both meta pages of f and returns the one bbolt opens
-// the file at: the valid one with the larger transaction id. problem says
-// why a meta page is invalid, and ok is false when both are.
+// the file at: the valid one with the larger transaction id. problem gives
+// the reason a meta page is invalid, and ok is false when both are.
 func chooseMeta(f io.ReaderAt) (meta fileMeta, problem string, ok bool) {
 	m0, bad0 := readMeta(f, 0)
 	m1, bad1 := fileMeta{}, ""
@@ -156,32 +156,33 @@ func chooseMeta(f io.ReaderAt) (meta fileMeta, problem string, ok bool) {
 	return m0, "", true
 }
 
-func lostCommit(bad int, why string, good int, txid uint64) string {
+func lostCommit(bad int, reason string, good int, txid uint64) string {
 	return fmt.Sprintf("meta page %d is invalid because %s, so the file opens at transaction %d of meta page %d. "+
 		"If meta page %d held a later commit, that commit is lost; a crash during a commit can leave this, and the next write replaces the page",
-		bad, why, txid, good, bad)
+		bad, reason, txid, good, bad)
 }
 
-// readPage reads page id with its overflow pages, or reports why it cannot.
-func (s *pageScan) readPage(id uint64, what string) []byte {
+// readPage reads page id with its overflow pages, or reports the failure.
+// owner names the bucket or structure of the page, for the messages.
+func (s *pageScan) readPage(id uint64, owner string) []byte {
 	if id < 2 || id >= s.meta.pgid {
-		s.fail("%s points to page %d, outside pages 2 to %d", what, id, s.meta.pgid-1)
+		s.fail("%s points to page %d, outside pages 2 to %d", owner, id, s.meta.pgid-1)
 		return nil
 	}
 	ps := int64(s.meta.pageSize)
 	head := make([]byte, pageHeaderLen)
 	if _, err := s.f.ReadAt(head, int64(id)*ps); err != nil {
-		s.fail("page %d of %s cannot be read: %v", id, what, err)
+		s.fail("page %d of %s cannot be read: %v", id, owner, err)
 		return nil
 	}
 	overflow := uint64(binary.NativeEndian.Uint32(head[12:]))
 	if id+overflow >= s.meta.pgid {
-		s.fail("page %d of %s has %d overflow pages, past the last page %d", id, what, overflow, s.meta.pgid-1)
+		s.fail("page %d of %s has %d overflow pages, past the last page %d", id, owner, overflow, s.meta.pgid-1)
 		return nil
 	}
 	buf := make([]byte, int64(overflow+1)*ps)
 	if _, err := s.f.ReadAt(buf, int64(id)*ps); err != nil && !errors.Is(err, io.EOF) {
-		s.fail("page %d of %s cannot be read: %v", id, what, err)
+		s.fail("page %d of %s cannot be read: %v", id, owner, err)
 		return nil
 	}
 	return buf
@@ -209,21 +210,21 @@ func (s *pageScan) scanFreelist() {
 }
 
 // scanBucket walks the pages of the bucket whose root is page id.
-func (s *pageScan) scanBucket(id uint64, what string, depth int) {
+func (s *pageScan) scanBucket(id uint64, owner string, depth int) {
 	if depth > maxBucketNesting {
-		s.fail("%s is nested more than %d buckets deep", what, maxBucketNesting)
+		s.fail("%s is nested more than %d buckets deep", owner, maxBucketNesting)
 		return
 	}
 	if s.visited[id] {
-		s.fail("page %d of %s is reached twice", id, what)
+		s.fail("page %d of %s is reached twice", id, owner)
 		return
 	}
 	s.visited[id] = true
-	p := s.readPage(id, what)
+	p := s.readPage(id, owner)
 	if p == nil {
 		return
 	}
-	children, ok := s.scanElements(p, fmt.Sprintf("page %d of %s", id, what), depth)
+	children, ok := s.scanElements(p, fmt.Sprintf("page %d of %s", id, owner), depth)
 	if !ok {
 		return
 	}
@@ -231,7 +232,7 @@ func (s *pageScan) scanBucket(id uint64, what string, depth int) {
 		if len(s.problems) >= MaxCheckProblems {
 			return
 		}
-		s.scanBucket(child, what, depth)
+		s.scanBucket(child, owner, depth)
 	}
 }
 

@@ -193,17 +193,18 @@ func TestListMissingRecordIsCorrupt(t *testing.T) {
 func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.db")
-	text := filepath.Join(dir, "text.db")
-	fifo := filepath.Join(dir, "fifo.db")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	text := filepath.Join(dir, "text.db")
 	if err := os.WriteFile(text, []byte(strings.Repeat("not a database\n", 300)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	fifo := filepath.Join(dir, "fifo.db")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+
 	paged, err := os.ReadFile(buildPagedStore(t))
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +213,7 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 	if err := os.WriteFile(short, paged[:len(paged)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
+
 	tests := []struct {
 		path, want string
 	}{
@@ -223,31 +225,31 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(filepath.Base(tt.path), func(t *testing.T) {
-			// bbolt waits forever on a FIFO that no one writes, so each
-			// call runs in a goroutine and a hang fails the test.
-			done := make(chan error, 2)
+			// bbolt waits forever on a FIFO that no one writes, so the
+			// calls run in a goroutine and a hang fails the test. serve
+			// opens the file for writing, where an empty file is no new
+			// database either.
+			done := make(chan error, 3)
 			go func() {
-				_, err := Check(tt.path, nil)
+				s, err := Open(tt.path, nil)
+				if err == nil {
+					s.Close()
+				}
+				done <- err
+				_, err = Check(tt.path, nil)
 				done <- err
 				_, err = Compact(tt.path, filepath.Join(t.TempDir(), "out.db"), nil)
 				done <- err
 			}()
-			// serve opens the file for writing, and an empty file is
-			// no new database there either.
-			if s, err := Open(tt.path, nil); err == nil {
-				s.Close()
-				t.Errorf("Open for writing succeeded, want an error saying %q", tt.want)
-			} else if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Open for writing: %v, want an error saying %q", err, tt.want)
-			}
-			for range 2 {
+
+			for _, call := range []string{"Open for writing", "Check", "Compact"} {
 				select {
 				case err := <-done:
 					if err == nil || !strings.Contains(err.Error(), tt.want) {
-						t.Errorf("error %v, want one saying %q", err, tt.want)
+						t.Errorf("%s: error %v, want one saying %q", call, err, tt.want)
 					}
 				case <-time.After(10 * time.Second):
-					t.Fatal("still waiting after 10 s")
+					t.Fatalf("%s still waiting after 10 s", call)
 				}
 			}
 		})
