@@ -373,6 +373,26 @@ func (s *Server) checkBulkParts(r *http.Request, kind bulkKind, parts map[string
 	return nil
 }
 
+// importParts posts each shard its part of a CSV file at once, and
+// returns wrote with the shards that imported theirs appended. A failure
+// of any shard is a *partialImportError naming all shards that wrote.
+func (s *Server) importParts(r *http.Request, parts map[string]*bytes.Buffer, path string, wrote []string) ([]string, error) {
+	header := authHeader(r)
+	header.Set("Content-Type", "text/csv")
+	var failure error
+	for _, res := range s.callEach(r, parts, http.MethodPost, path, header, http.StatusCreated) {
+		if res.err != nil {
+			failure = cmp.Or(failure, res.err)
+			continue
+		}
+		wrote = append(wrote, res.peer)
+	}
+	if failure != nil {
+		return wrote, newPartialImport(wrote, failure)
+	}
+	return wrote, nil
+}
+
 // commitBulk writes a checked plan: moved links first bring their events
 // and click counts to their new shard, then every shard imports its part,
 // then the shards that held moved records remove them. A failure after a
@@ -389,18 +409,9 @@ func (s *Server) commitBulk(r *http.Request, kind bulkKind, plan *bulkPlan, chec
 		}
 	}
 
-	header := authHeader(r)
-	header.Set("Content-Type", "text/csv")
-	var failure error
-	for _, res := range s.callEach(r, plan.parts, http.MethodPost, kind.path(), header, http.StatusCreated) {
-		if res.err != nil {
-			failure = cmp.Or(failure, res.err)
-			continue
-		}
-		wrote = append(wrote, res.peer)
-	}
-	if failure != nil {
-		return newPartialImport(wrote, failure)
+	wrote, err := s.importParts(r, plan.parts, kind.path(), wrote)
+	if err != nil {
+		return err
 	}
 
 	remove := internalPrefix + kind.noun() + "/remove"

@@ -100,19 +100,8 @@ func (s *Server) fanOutReservationsImport(w http.ResponseWriter, r *http.Request
 		return err
 	}
 
-	header := authHeader(r)
-	header.Set("Content-Type", "text/csv")
-	var wrote []string
-	var failure error
-	for _, res := range s.callEach(r, parts, http.MethodPost, reservationsBulkPath, header, http.StatusCreated) {
-		if res.err != nil {
-			failure = cmp.Or(failure, res.err)
-			continue
-		}
-		wrote = append(wrote, res.peer)
-	}
-	if failure != nil {
-		return newPartialImport(wrote, failure)
+	if _, err := s.importParts(r, parts, reservationsBulkPath, nil); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusCreated, bulkResult{Imported: rows, Count: rows})
 	return nil
