@@ -47,7 +47,8 @@ const exitCodesHelp = `Exit codes:
   2  invalid command line or configuration
   3  the database file is in use by another process
   4  the server rejected the request (a 4xx status; the message gives the server's reason)
-  5  the server could not be reached, timed out, failed (a 5xx status) or redirected (a 3xx)`
+  5  the server could not be reached, timed out, failed (a 5xx status), redirected (a 3xx)
+     or sent a backup that fails the checks of linkbolt check`
 
 // usageError marks an invalid command line.
 type usageError struct{ err error }
