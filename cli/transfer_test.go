@@ -1116,3 +1116,22 @@ func TestExportImportRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestImportRejectsRouteWordReservations imports a reservation of a code
+// that names a route, which POST /urls refuses, so import refuses it too,
+// into a server and into a file.
+func TestImportRejectsRouteWordReservations(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	path := writeFile(t, dir, "reservations.csv", "kind,id,short_code\nurl,7,gone\nurl,8,Admin\n")
+	wantErr := []string{"line 3", `short_code "Admin" is a path of this API`}
+
+	s := startAPIServer(t, server.Options{})
+	expectExit(t, s.cli(t, "import", "--reservations", path), exitRejected, wantErr...)
+	if list, total := s.fetchAll(t, "/admin/reservations"); total != 0 {
+		t.Errorf("reservations = %s, want none imported", list)
+	}
+
+	db := filepath.Join(t.TempDir(), "direct.db")
+	expectExit(t, runCommand(t, "import", "--db", db, "--reservations", path), exitFailure, wantErr...)
+}

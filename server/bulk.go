@@ -215,6 +215,16 @@ func checkURLRow(u *store.URL) error {
 	return nil
 }
 
+// checkReservationRow applies the API's rules for short codes to an
+// imported reservation: a code that POST /urls refuses is refused here
+// too, although reserving it would do no harm.
+func checkReservationRow(r *store.Reservation) error {
+	if reservedCode(r.ShortCode) {
+		return fmt.Errorf("short_code %q is a path of this API", r.ShortCode)
+	}
+	return nil
+}
+
 // checkEventRow applies the API's rules for events to an imported row.
 func checkEventRow(ev *store.Event) error {
 	if strings.TrimSpace(ev.Type) == "" {

@@ -91,7 +91,7 @@ func (s *Server) fanOutReservationsImport(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	list, rows, err := store.ParseReservationsCSV(bytes.NewReader(data))
+	list, rows, err := store.ParseReservationsCSV(bytes.NewReader(data), checkReservationRow)
 	if err != nil {
 		return err
 	}

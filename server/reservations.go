@@ -50,7 +50,7 @@ func (s *Server) importReservations(w http.ResponseWriter, r *http.Request) erro
 // LoadReservationsCSV parses a reservations CSV file and applies it in one
 // transaction. It returns the number of rows.
 func LoadReservationsCSV(st *store.Store, r io.Reader) (int, error) {
-	list, rows, err := store.ParseReservationsCSV(r)
+	list, rows, err := store.ParseReservationsCSV(r, checkReservationRow)
 	if err != nil {
 		return 0, err
 	}

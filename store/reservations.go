@@ -123,10 +123,12 @@ const (
 // columns kind, id and short_code, found by header name as in
 // ParseUsersCSV. kind is user, url or event, and id follows the rules of
 // ids. short_code may be absent or empty; when set, kind must be url and
-// the code must pass ValidCode. Rows are returned in file order, with their
-// number. If any row is invalid, or the file is not valid CSV, the error is
-// a *CSVError and no rows are returned. An error of r is returned wrapped.
-func ParseReservationsCSV(r io.Reader) ([]Reservation, int, error) {
+// the code must pass ValidCode. check, if not nil, applies the caller's
+// rules to each row that passes these. Rows are returned in file order,
+// with their number. If any row is invalid, or the file is not valid CSV,
+// the error is a *CSVError and no rows are returned. An error of r is
+// returned wrapped.
+func ParseReservationsCSV(r io.Reader, check func(*Reservation) error) ([]Reservation, int, error) {
 	rows, err := newCSVRows(r, reservationColumns)
 	if err != nil {
 		return nil, 0, err
@@ -134,6 +136,9 @@ func ParseReservationsCSV(r io.Reader) ([]Reservation, int, error) {
 	var list []Reservation
 	for rows.next() {
 		res, err := parseReservationRow(rows.values)
+		if err == nil && check != nil {
+			err = check(&res)
+		}
 		if err != nil {
 			rows.reject(err.Error())
 			continue

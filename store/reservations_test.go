@@ -9,8 +9,8 @@ import (
 )
 
 func TestParseReservationsCSV(t *testing.T) {
-	list, n, err := ParseReservationsCSV(strings.NewReader("kind,id,short_code\n" +
-		"user,4,\nurl,9,\nevent,12,\nurl,9,gone\nurl,3,old\n"))
+	list, n, err := ParseReservationsCSV(strings.NewReader("kind,id,short_code\n"+
+		"user,4,\nurl,9,\nevent,12,\nurl,9,gone\nurl,3,old\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,14 +22,28 @@ func TestParseReservationsCSV(t *testing.T) {
 		t.Errorf("got %d %+v, want %+v", n, list, want)
 	}
 
-	_, _, err = ParseReservationsCSV(strings.NewReader("kind,id,short_code\n" +
-		"link,1,\n,2,\nuser,0,\nuser,5,abc\nurl,6,a b\n"))
+	_, _, err = ParseReservationsCSV(strings.NewReader("kind,id,short_code\n"+
+		"link,1,\n,2,\nuser,0,\nuser,5,abc\nurl,6,a b\n"), nil)
 	wantRowErrors(t, err, []RowError{
 		{Line: 2, Reason: `kind "link" is not user, url or event`},
 		{Line: 3, Reason: "kind is empty"},
 		{Line: 4, Reason: `id "0" is not a positive integer`},
 		{Line: 5, Reason: `short_code "abc" is set on kind user; only kind url takes a code`},
 		{Line: 6, Reason: `short_code "a b" is not 1 to 64 characters of A-Z, a-z, 0-9, _ and -`},
+	})
+
+	// The caller's check runs on rows that pass the parser's rules.
+	noCodes := func(r *Reservation) error {
+		if r.ShortCode != "" {
+			return errors.New("no codes here")
+		}
+		return nil
+	}
+	_, _, err = ParseReservationsCSV(strings.NewReader("kind,id,short_code\n"+
+		"url,1,\nurl,2,x\nuser,3,y\n"), noCodes)
+	wantRowErrors(t, err, []RowError{
+		{Line: 3, Reason: "no codes here"},
+		{Line: 4, Reason: `short_code "y" is set on kind user; only kind url takes a code`},
 	})
 }
 
