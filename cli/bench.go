@@ -291,7 +291,8 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 	rep := stats.report(o, c.base.String(), interrupted)
 	if heldConns != nil {
 		rep.HeldConnections = o.holdConns
-		rep.Reconnects = heldConns.reconnects()
+		n := heldConns.reconnects()
+		rep.Reconnects = &n
 	}
 	if o.client.output == outputJSON {
 		err = writeJSON(out, rep)

@@ -116,9 +116,10 @@ type benchReport struct {
 
 	// HeldConnections is the number of connections opened before the
 	// load and used in turn, and Reconnects counts those that failed and
-	// were opened again.
-	HeldConnections int `json:"held_connections,omitempty"`
-	Reconnects      int `json:"reconnects,omitempty"`
+	// were opened again. Both are left out when no connection is held, and
+	// Reconnects is written as 0 when one is.
+	HeldConnections int  `json:"held_connections,omitempty"`
+	Reconnects      *int `json:"reconnects,omitempty"`
 
 	// ScheduledRequests is the number of requests that the offered rate
 	// schedules over the duration, 0 for --rate 0. BehindSchedule reports
@@ -284,7 +285,11 @@ func writeBenchTable(out io.Writer, r *benchReport) error {
 	fmt.Fprintf(tw, "server\t%s\n", r.Server)
 	fmt.Fprintf(tw, "links\t%s\n", links)
 	if r.HeldConnections > 0 {
-		fmt.Fprintf(tw, "offered\t%s for %gs, %d workers, %d connections held and used in turn (%d reopened)\n", offered, r.Duration, r.Workers, r.HeldConnections, r.Reconnects)
+		reopened := 0
+		if r.Reconnects != nil {
+			reopened = *r.Reconnects
+		}
+		fmt.Fprintf(tw, "offered\t%s for %gs, %d workers, %d connections held and used in turn (%d reopened)\n", offered, r.Duration, r.Workers, r.HeldConnections, reopened)
 	} else {
 		fmt.Fprintf(tw, "offered\t%s for %gs, %d workers, %d connections at most\n", offered, r.Duration, r.Workers, r.Connections)
 	}
