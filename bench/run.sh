@@ -225,6 +225,7 @@ need_tool wrk wrk
 need_tool gnuplot gnuplot-nox
 need_tool jq jq
 need_tool column bsdextrautils
+need_tool python3 python3
 
 # --- Machine and settings -------------------------------------------------
 {
@@ -323,6 +324,8 @@ export ZIPF_N=$BENCH_LINKS ZIPF_S
 wrk_pairs zipf "$ZIPF_ROUNDS" "$ceiling_url/" "$large_url/" -s bench/zipf.lua
 zipf_ceiling=$pair_ceiling zipf_linkbolt=$pair_linkbolt zipf_ratio=$pair_ratio zipf_rounds=$pair_rounds
 large_rss_loaded=$(rss_mb "$large_pid")
+# Which buckets the mapped pages of the database file belong to.
+python3 bench/residency.py "$large_pid" "$work/large.db" >"$results/residency.txt" 2>&1 || log "residency.py failed; see residency.txt"
 
 # One more Zipf run, not counted, with a CPU profile of linkbolt taken
 # meanwhile, because profiling slows the server down.
@@ -397,6 +400,8 @@ mix_line() {
   echo "    RSS ${large_rss_idle} MiB idle"
   echo "    RSS ${large_rss_loaded} MiB after the Zipf load"
   echo "    database file $(du -m "$work/large.db" | cut -f1) MiB after the Zipf load"
+  echo "    pages of the database file in RSS after the Zipf load, by bucket (residency.txt):"
+  sed 's/^/      /' "$results/residency.txt"
   echo
   echo "CPU profile of linkbolt during a Zipf run (profile-cpu-top.txt; flat, flat%, sum%, cum, cum%):"
   grep -E 'net/http.\(\*conn\).serve$|store.\(\*Store\).commitLoop$|commitIndex$|RecordClicks|bbolt.\(\*Tx\).Commit$|server.\(\*Server\).redirect$|server.\(\*Server\).lookup$|runtime.gcBgMarkWorker$' \
