@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -2303,6 +2304,58 @@ func TestCharsetOtherThanUTF8Rejected(t *testing.T) {
 
 	for _, contentType := range []string{"application/json; charset=utf-8", "application/json; charset=UTF8", "application/json; charset=us-ascii"} {
 		req := apiRequest{method: http.MethodPost, path: "/urls", contentType: contentType, body: `{"original_url":"https://example.com/ok"}`}
+		wantObject(t, a.do(t, req), http.StatusCreated)
+	}
+}
+
+// multipartPart builds a multipart/form-data body whose file field has
+// the given part headers.
+func multipartPart(t *testing.T, header textproto.MIMEHeader, text string) (contentType, body string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	header.Set("Content-Disposition", `form-data; name="file"; filename="data.csv"`)
+	part, err := mw.CreatePart(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(part, text); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return mw.FormDataContentType(), buf.String()
+}
+
+func TestMultipartFileHeadersChecked(t *testing.T) {
+	a := startAPI(t, Options{})
+	tests := []struct {
+		name, header, value, want string
+	}{
+		{"latin1 part", "Content-Type", "text/csv; charset=ISO-8859-1", `charset "ISO-8859-1"`},
+		{"base64 part", "Content-Transfer-Encoding", "base64", `Content-Transfer-Encoding "base64"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			contentType, body := multipartPart(t, textproto.MIMEHeader{tt.header: {tt.value}}, usersCSV)
+			req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: contentType, body: body}
+			got := wantError(t, a.do(t, req), http.StatusUnsupportedMediaType, "")
+			if msg := got["error"].(string); !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not contain %q", msg, tt.want)
+			}
+		})
+	}
+	if _, total := a.list(t, "/users"); total != 0 {
+		t.Errorf("X-Total-Count %d after rejected uploads, want 0", total)
+	}
+
+	for _, header := range []textproto.MIMEHeader{
+		{"Content-Type": {"text/csv; charset=utf-8"}},
+		{"Content-Transfer-Encoding": {"8bit"}},
+	} {
+		contentType, body := multipartPart(t, header, usersCSV)
+		req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: contentType, body: body}
 		wantObject(t, a.do(t, req), http.StatusCreated)
 	}
 }

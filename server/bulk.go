@@ -174,6 +174,10 @@ func checkIdentityEncoding(r *http.Request) error {
 }
 
 // multipartFile returns the part named "file", skipping other fields.
+// A charset in the part's Content-Type must be UTF-8, as for a whole
+// body. The reader decodes a quoted-printable part itself, and any other
+// Content-Transfer-Encoding than 7bit, 8bit or binary gets 415, because
+// base64 would be parsed as CSV.
 func multipartFile(r *http.Request) (io.Reader, error) {
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -187,9 +191,25 @@ func multipartFile(r *http.Request) (io.Reader, error) {
 		if err != nil {
 			return nil, badRequest("invalid multipart body: %v", err)
 		}
-		if part.FormName() == "file" {
-			return part, nil
+		if part.FormName() != "file" {
+			continue
 		}
+		if value := part.Header.Get("Content-Type"); value != "" {
+			if _, params, err := mime.ParseMediaType(value); err == nil {
+				if err := checkCharset(params); err != nil {
+					return nil, err
+				}
+			}
+		}
+		switch coding := strings.ToLower(strings.TrimSpace(part.Header.Get("Content-Transfer-Encoding"))); coding {
+		case "", "7bit", "8bit", "binary":
+		default:
+			return nil, &apiError{
+				status:  http.StatusUnsupportedMediaType,
+				message: fmt.Sprintf("Content-Transfer-Encoding %q of the file field is not supported; send the CSV bytes as they are", truncate(coding, maxEcho)),
+			}
+		}
+		return part, nil
 	}
 }
 
@@ -216,7 +236,7 @@ func checkURLRow(u *store.URL) error {
 }
 
 // checkReservationRow applies the API's rules for short codes to an
-// imported reservation: a code that POST /urls refuses is refused here
+// imported reservation. A code that POST /urls rejects is rejected here
 // too, although reserving it would do no harm.
 func checkReservationRow(r *store.Reservation) error {
 	if reservedCode(r.ShortCode) {
