@@ -125,7 +125,10 @@ func (s *Server) routeUpdateUser(w http.ResponseWriter, r *http.Request) error {
 		mail = *email
 	}
 	// NOTE: a renamed user stays on its shard until the next rebalance,
-	// which moves it to the owner of its new name.
+	// which moves it to the owner of its new name. A value that the body
+	// names is checked on the other shards even when it is unchanged, so
+	// a name that an import gave two users on two shards gets 409 here,
+	// while the holder's own check skips unchanged values.
 	if err := s.checkUserUnique(w, r, name, mail, id, holder); err != nil {
 		return err
 	}

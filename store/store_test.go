@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,47 @@ func TestUserUniqueness(t *testing.T) {
 	}
 	if _, err := s.UpdateUser(bob.ID, UserUpdate{Username: &name}); !errors.Is(err, ErrConflict) {
 		t.Errorf("renaming bob to alice: got %v, want ErrConflict", err)
+	}
+}
+
+// TestUpdateImportedDuplicateUser updates users that an import gave the
+// same username, as the seed data does.
+func TestUpdateImportedDuplicateUser(t *testing.T) {
+	s := openStore(t, nil)
+	users, _, err := ParseUsersCSV(strings.NewReader("id,username,email,created_at\n"+
+		"3,navy,navy@acme.dev,2024-12-12 05:53:19\n"+
+		"112,navy,navy@relay.cloud,2025-06-07 18:16:55\n"+
+		"200,other,other@example.com,2025-06-07 18:16:55\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportUsers(users); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := s.UpdateUser(3, UserUpdate{}); err != nil {
+		t.Errorf("empty update of a user whose username another has: %v", err)
+	}
+	email := "navy@new.example"
+	if _, err := s.UpdateUser(3, UserUpdate{Email: &email}); err != nil {
+		t.Errorf("changing only the email: %v", err)
+	}
+	same, upper := "navy", "NAVY"
+	if _, err := s.UpdateUser(112, UserUpdate{Username: &same}); err != nil {
+		t.Errorf("setting the username it has: %v", err)
+	}
+	if _, err := s.UpdateUser(112, UserUpdate{Username: &upper}); err != nil {
+		t.Errorf("changing only the case of the username: %v", err)
+	}
+	if _, err := s.UpdateUser(200, UserUpdate{Username: &same}); !errors.Is(err, ErrConflict) {
+		t.Errorf("renaming another user to the shared name: got %v, want ErrConflict", err)
+	}
+	taken := "navy@relay.cloud"
+	if _, err := s.UpdateUser(3, UserUpdate{Email: &taken}); !errors.Is(err, ErrConflict) {
+		t.Errorf("taking the email of user 112: got %v, want ErrConflict", err)
+	}
+	if got, err := s.GetUser(112); err != nil || got.Username != "NAVY" {
+		t.Errorf("user 112 = %+v, %v; want username NAVY", got, err)
 	}
 }
 

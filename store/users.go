@@ -38,12 +38,18 @@ func indexHolder(b *bolt.Bucket, value []byte, self uint64) uint64 {
 }
 
 // checkUserUnique returns ErrConflict when another user has the username or
-// email of u.
-func checkUserUnique(tx *bolt.Tx, u *User) error {
-	if indexHolder(tx.Bucket(bucketUserNames), foldKey(u.Username), u.ID) != 0 {
+// email of u. old is the user before an update, or nil. A value that the
+// update leaves as it was, without regard to case, is not checked. An
+// import may have given two users the same one, and an update of another
+// field must not fail on it.
+func checkUserUnique(tx *bolt.Tx, u *User, old *User) error {
+	name, email := foldKey(u.Username), foldKey(u.Email)
+	if (old == nil || !bytes.Equal(name, foldKey(old.Username))) &&
+		indexHolder(tx.Bucket(bucketUserNames), name, u.ID) != 0 {
 		return fmt.Errorf("%w: username %q is already taken", ErrConflict, u.Username)
 	}
-	if indexHolder(tx.Bucket(bucketUserEmails), foldKey(u.Email), u.ID) != 0 {
+	if (old == nil || !bytes.Equal(email, foldKey(old.Email))) &&
+		indexHolder(tx.Bucket(bucketUserEmails), email, u.ID) != 0 {
 		return fmt.Errorf("%w: email %q is already taken", ErrConflict, u.Email)
 	}
 	return nil
@@ -90,7 +96,7 @@ func readUser(b buckets, id uint64) (User, error) {
 func (s *Store) CreateUser(u User) (User, error) {
 	err := s.update(func(tx *bolt.Tx) error {
 		u.ID = 0
-		if err := checkUserUnique(tx, &u); err != nil {
+		if err := checkUserUnique(tx, &u, nil); err != nil {
 			return err
 		}
 		id, err := s.nextID(tx.Bucket(bucketUsers))
@@ -132,7 +138,7 @@ func (s *Store) UpdateUser(id uint64, up UserUpdate) (User, error) {
 		if up.Email != nil {
 			u.Email = *up.Email
 		}
-		if err := checkUserUnique(tx, &u); err != nil {
+		if err := checkUserUnique(tx, &u, &old); err != nil {
 			return err
 		}
 		return putUser(tx, &u, &old)
