@@ -15,11 +15,15 @@ import (
 // connections, opened before the load starts. Idle connections wait in a
 // FIFO queue, so requests take them in turn and every connection stays in
 // use: at a rate of r requests per second over n connections, each carries
-// a request every n/r seconds. A connection that fails is replaced by a
-// new one.
+// a request every n/r seconds. A connection that fails leaves an empty
+// slot in the queue, and the request that takes the slot opens a new
+// connection. A slot whose new connection fails stays empty, so the load
+// goes on over new connections once the server accepts them again.
 type heldTransport struct {
-	addr  string
-	dial  func(ctx context.Context, network, address string) (net.Conn, error)
+	addr string
+	dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// idle contains the connections waiting for a request, and a nil for
+	// each empty slot.
 	idle  chan *heldConn
 	mu    sync.Mutex
 	conns map[*heldConn]bool
@@ -64,7 +68,8 @@ func (t *heldTransport) open(ctx context.Context) (*heldConn, error) {
 	return c, nil
 }
 
-// RoundTrip sends req over the connection that has waited longest.
+// RoundTrip sends req over the connection that has waited longest, or
+// over a new one when that slot is empty.
 func (t *heldTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	var c *heldConn
@@ -73,39 +78,43 @@ func (t *heldTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if c == nil {
+		fresh, err := t.open(ctx)
+		if err != nil {
+			t.idle <- nil
+			return nil, err
+		}
+		t.mu.Lock()
+		t.redials++
+		t.mu.Unlock()
+		c = fresh
+	}
 	deadline, _ := ctx.Deadline()
 	if err := c.SetDeadline(deadline); err != nil {
-		t.replace(ctx, c)
+		t.drop(c)
 		return nil, err
 	}
 	if err := req.Write(c); err != nil {
-		t.replace(ctx, c)
+		t.drop(c)
 		return nil, err
 	}
 	resp, err := http.ReadResponse(c.reader, req)
 	if err != nil {
-		t.replace(ctx, c)
+		t.drop(c)
 		return nil, err
 	}
-	resp.Body = &heldBody{ReadCloser: resp.Body, transport: t, conn: c, ctx: ctx, reuse: !resp.Close}
+	resp.Body = &heldBody{ReadCloser: resp.Body, transport: t, conn: c, reuse: !resp.Close}
 	return resp, nil
 }
 
-// replace closes a failed connection and queues a new one in its place,
-// so that the number of connections stays the same.
-func (t *heldTransport) replace(ctx context.Context, c *heldConn) {
+// drop closes a failed connection and leaves its slot empty, for the
+// next request that takes it to fill.
+func (t *heldTransport) drop(c *heldConn) {
 	c.Close()
 	t.mu.Lock()
 	delete(t.conns, c)
-	t.redials++
 	t.mu.Unlock()
-	fresh, err := t.open(context.WithoutCancel(ctx))
-	if err != nil {
-		// NOTE: the set shrinks by one when the server refuses a new
-		// connection, and the report's error count shows why.
-		return
-	}
-	t.idle <- fresh
+	t.idle <- nil
 }
 
 func (t *heldTransport) reconnects() int {
@@ -130,7 +139,6 @@ type heldBody struct {
 	io.ReadCloser
 	transport *heldTransport
 	conn      *heldConn
-	ctx       context.Context
 	reuse     bool
 	once      sync.Once
 }
@@ -140,7 +148,7 @@ func (b *heldBody) Close() error {
 	closeErr := b.ReadCloser.Close()
 	b.once.Do(func() {
 		if err != nil || closeErr != nil || !b.reuse {
-			b.transport.replace(b.ctx, b.conn)
+			b.transport.drop(b.conn)
 			return
 		}
 		b.transport.idle <- b.conn
