@@ -47,7 +47,7 @@ func (s *Server) urlStats(w http.ResponseWriter, r *http.Request) error {
 	days := defaultStatsDays
 	if v, ok := queryValue(q, "days"); ok {
 		if days, err = strconv.Atoi(v); err != nil || days < 1 || days > maxStatsDays {
-			return invalidField("days", "days must be an integer from 1 to %d, got %q", maxStatsDays, v)
+			return invalidField("days", "days must be an integer from 1 to %d, got %q", maxStatsDays, truncate(v, maxEcho))
 		}
 	}
 	bots, err := boolParam(q, "include_bots")

@@ -2360,6 +2360,38 @@ func TestMultipartFileHeadersChecked(t *testing.T) {
 	}
 }
 
+// TestErrorsEchoLongInputShort sends values of 100,000 bytes where the
+// error message names the value, and expects a short error body.
+func TestErrorsEchoLongInputShort(t *testing.T) {
+	a := startAPI(t, Options{})
+	link := a.createURL(t, map[string]any{"original_url": "https://example.com/"})
+	stats := fmt.Sprintf("/urls/%v/stats?days=", link["id"])
+	long := strings.Repeat("9", 100_000)
+	tests := []struct {
+		name string
+		req  apiRequest
+		want int
+	}{
+		{"url id", apiRequest{method: http.MethodGet, path: "/urls/" + long}, http.StatusNotFound},
+		{"user id", apiRequest{method: http.MethodGet, path: "/users/" + long}, http.StatusNotFound},
+		{"page", apiRequest{method: http.MethodGet, path: "/urls?page=x" + long}, http.StatusUnprocessableEntity},
+		{"id filter", apiRequest{method: http.MethodGet, path: "/urls?user_id=" + long}, http.StatusUnprocessableEntity},
+		{"boolean filter", apiRequest{method: http.MethodGet, path: "/urls?is_active=" + long}, http.StatusUnprocessableEntity},
+		{"stats days", apiRequest{method: http.MethodGet, path: stats + long}, http.StatusUnprocessableEntity},
+		{"unknown field", apiRequest{method: http.MethodPost, path: "/users", contentType: "application/json",
+			body: `{"username":"u","email":"u@example.com","` + strings.Repeat("f", 100_000) + `":1}`}, http.StatusUnprocessableEntity},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := a.do(t, tt.req)
+			wantError(t, resp, tt.want, "")
+			if len(resp.body) > 1000 {
+				t.Errorf("error body is %d bytes, want under 1000: %s", len(resp.body), clip(resp.body))
+			}
+		})
+	}
+}
+
 func TestJSONBodyContentEncodingRejected(t *testing.T) {
 	a := startAPI(t, Options{})
 	var gz bytes.Buffer

@@ -144,7 +144,7 @@ func (o object) only(allowed ...string) error {
 		return nil
 	}
 	slices.Sort(unknown)
-	return invalidField(unknown[0], "unknown field %q; allowed fields are %s", unknown[0], strings.Join(allowed, ", "))
+	return invalidField(unknown[0], "unknown field %q; allowed fields are %s", truncate(unknown[0], maxEcho), strings.Join(allowed, ", "))
 }
 
 // hasReplacementChar reports whether raw itself contains U+FFFD, as

@@ -27,7 +27,7 @@ func badRequest(format string, args ...any) error {
 
 // invalidField is a JSON object whose field is wrong.
 func invalidField(field, format string, args ...any) error {
-	return &apiError{status: http.StatusUnprocessableEntity, message: fmt.Sprintf(format, args...), field: field}
+	return &apiError{status: http.StatusUnprocessableEntity, message: fmt.Sprintf(format, args...), field: truncate(field, maxEcho)}
 }
 
 func notFound(format string, args ...any) error {

@@ -85,7 +85,7 @@ func positiveParam(name, v string, limit int) (int, error) {
 	case isRangeError(err):
 		return limit, nil
 	case err != nil || n == 0:
-		return 0, invalidField(name, "%s must be a positive integer, got %q", name, v)
+		return 0, invalidField(name, "%s must be a positive integer, got %q", name, truncate(v, maxEcho))
 	case n > uint64(limit):
 		return limit, nil
 	}
@@ -105,7 +105,7 @@ func idParam(q url.Values, name string) (*uint64, error) {
 	}
 	id, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || id == 0 || id > store.MaxID {
-		return nil, invalidField(name, "%s must be a positive integer id, got %q", name, v)
+		return nil, invalidField(name, "%s must be a positive integer id, got %q", name, truncate(v, maxEcho))
 	}
 	return &id, nil
 }
@@ -124,7 +124,7 @@ func boolParam(q url.Values, name string) (*bool, error) {
 		b := false
 		return &b, nil
 	}
-	return nil, invalidField(name, "%s must be true or false, got %q", name, v)
+	return nil, invalidField(name, "%s must be true or false, got %q", name, truncate(v, maxEcho))
 }
 
 // stringParam reads a text filter of at most limit bytes.
@@ -176,7 +176,7 @@ func pathID(r *http.Request, kind string) (uint64, error) {
 	v := r.PathValue("id")
 	id, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || id == 0 || id > store.MaxID {
-		return 0, notFound("no %s with id %q; ids are positive integers", kind, v)
+		return 0, notFound("no %s with id %q; ids are positive integers", kind, truncate(v, maxEcho))
 	}
 	return id, nil
 }
