@@ -208,10 +208,13 @@ func checkCSVFile(kind, path string) error {
 	}
 
 	head = bytes.TrimLeft(bytes.TrimPrefix(head[:n], []byte("\uFEFF")), " \t\r\n")
-	isJSON := len(head) > 0 && (head[0] == '{' || head[0] == '[')
-	if isJSON || slices.Contains(jsonExtensions, strings.ToLower(filepath.Ext(path))) {
+	if len(head) > 0 && (head[0] == '{' || head[0] == '[') {
 		return usageError{fmt.Errorf("--%s %s is JSON, but import reads only the CSV format that export writes by default: "+
 			"export again with --format csv (JSON Lines exports are for other tools)", kind, path)}
+	}
+	if ext := filepath.Ext(path); slices.Contains(jsonExtensions, strings.ToLower(ext)) {
+		return usageError{fmt.Errorf("--%s %s has the name of a JSON file (%s), but import reads only the CSV format that export writes by default: "+
+			"if the file is CSV, rename it to end in .csv; otherwise export again with --format csv", kind, path, ext)}
 	}
 	return nil
 }

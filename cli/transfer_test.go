@@ -899,6 +899,7 @@ func TestImportRejectsJSONLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	renamed := writeFile(t, dir, "urls-renamed.csv", string(data))
+	csvNamedJSON := writeFile(t, dir, "users.json", usersCSV)
 
 	tests := []struct {
 		name    string
@@ -914,6 +915,11 @@ func TestImportRejectsJSONLines(t *testing.T) {
 			name:    "JSON Lines after a CSV file",
 			args:    []string{"import", "--users", users, "--urls", filepath.Join(exported, "urls.jsonl")},
 			wantErr: []string{"--urls " + filepath.Join(exported, "urls.jsonl") + " is JSON"},
+		},
+		{
+			name:    "CSV under a json name",
+			args:    []string{"import", "--users", csvNamedJSON},
+			wantErr: []string{"--users " + csvNamedJSON + " has the name of a JSON file (.json)", "rename it to end in .csv"},
 		},
 		{
 			name:    "JSON Lines under a csv name",
