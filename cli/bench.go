@@ -290,6 +290,8 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 	interrupted := ctx.Err() != nil
 	rep := stats.report(o, c.base.String(), interrupted)
 	if heldConns != nil {
+		// The held connections are all the load used, not --connections.
+		rep.Connections = o.holdConns
 		rep.HeldConnections = o.holdConns
 		n := heldConns.reconnects()
 		rep.Reconnects = &n

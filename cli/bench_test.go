@@ -437,6 +437,9 @@ func TestBenchHoldConnections(t *testing.T) {
 	if rep.HeldConnections != 40 {
 		t.Errorf("held_connections = %d, want 40", rep.HeldConnections)
 	}
+	if rep.Connections != 40 {
+		t.Errorf("connections = %d, want the 40 held", rep.Connections)
+	}
 	if rep.Reconnects == nil {
 		t.Error("reconnects is left out of the report of held connections, want 0")
 	} else if rep.Errors != 0 || *rep.Reconnects != 0 {
