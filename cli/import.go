@@ -55,11 +55,15 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 			"files of export --format jsonl are for other tools and are rejected.\n\n" +
 			"Without --db the files are uploaded to the bulk endpoints of the server that --server\n" +
 			"names. With --db they are loaded into that database file directly, which no server\n" +
-			"may have open.\n\n" + clientHelp,
+			"may have open, and --server may not be given with it.\n\n" + clientHelp,
 		Example: "  linkbolt import --users users.csv --urls urls.csv --events events.csv --reservations reservations.csv\n" +
 			"  linkbolt import --db linkbolt.db --users users.csv --urls urls.csv --events events.csv",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.db != "" && cmd.Flags().Changed("server") {
+				return usageError{fmt.Errorf("--server and %s name two targets: give --server to load through a server, "+
+					"or %s to load into a file", flagName(cmd.Flags(), "db"), flagName(cmd.Flags(), "db"))}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			o.client.progress = terminalOutput(cmd.ErrOrStderr())

@@ -1141,3 +1141,15 @@ func TestImportRejectsRouteWordReservations(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "direct.db")
 	expectExit(t, runCommand(t, "import", "--db", db, "--reservations", path), exitFailure, wantErr...)
 }
+
+func TestImportRejectsDBWithServer(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	users := writeFile(t, dir, "users.csv", usersCSV)
+	db := filepath.Join(dir, "direct.db")
+	res := runCommand(t, "import", "--db", db, "--server", "http://127.0.0.1:1", "--users", users)
+	expectExit(t, res, exitUsage, "--server and --db name two targets")
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s exists (stat error %v), want no file", db, err)
+	}
+}
