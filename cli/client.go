@@ -135,6 +135,10 @@ func (e *serverError) Error() string {
 			fmt.Fprintf(&b, "; and %d more", len(e.rows)-i)
 			break
 		}
+		// A conflict's message already gives the reason of its one row.
+		if len(e.rows) == 1 && strings.Contains(e.message, row.Reason) {
+			break
+		}
 		switch {
 		case row.Line > 0:
 			fmt.Fprintf(&b, "; line %d: %s", row.Line, row.Reason)

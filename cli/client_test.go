@@ -566,3 +566,20 @@ func TestTerminalOutput(t *testing.T) {
 		})
 	}
 }
+
+func TestServerErrorListsRowsOnce(t *testing.T) {
+	reason := `short_code "taken" belongs to url 1`
+	conflict := &serverError{op: "POST /urls/bulk", status: http.StatusUnprocessableEntity,
+		message: "no rows were imported: row with id 50: conflict: " + reason,
+		rows:    []serverRowError{{ID: 50, Reason: reason}}}
+	if got := strings.Count(conflict.Error(), reason); got != 1 {
+		t.Errorf("conflict error names its reason %d times, want once: %s", got, conflict.Error())
+	}
+
+	invalid := &serverError{op: "POST /urls/bulk", status: http.StatusUnprocessableEntity,
+		message: "no rows were imported: 1 invalid row",
+		rows:    []serverRowError{{Line: 2, Reason: "original_url must be an absolute http or https URL with a host"}}}
+	if want := "; line 2: original_url must be"; !strings.Contains(invalid.Error(), want) {
+		t.Errorf("error %q does not contain %q", invalid.Error(), want)
+	}
+}
