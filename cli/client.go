@@ -279,7 +279,8 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, readServerError(method+" "+path, resp)
+	// The path sent, so that a --server with a path names it too.
+	return nil, readServerError(method+" "+req.URL.EscapedPath(), resp)
 }
 
 // unavailable wraps the error of a request that got no usable response. A

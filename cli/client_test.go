@@ -583,3 +583,12 @@ func TestServerErrorListsRowsOnce(t *testing.T) {
 		t.Errorf("error %q does not contain %q", invalid.Error(), want)
 	}
 }
+
+// TestServerErrorNamesPathSent gives --server a path, which the client
+// puts before every route, and expects the error to name the path sent.
+func TestServerErrorNamesPathSent(t *testing.T) {
+	clearEnv(t)
+	s := startAPIServer(t, server.Options{})
+	res := runCommand(t, "list", "--server", s.url+"/prefix")
+	expectExit(t, res, exitRejected, "GET /prefix/urls: the server rejected the request (404 Not Found)")
+}
