@@ -72,14 +72,31 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.db, "db", "", "database file to load directly, created when missing; no server may run on it (env LINKBOLT_DB)")
-	f.StringVar(&o.users, "users", "", "users CSV file")
-	f.StringVar(&o.urls, "urls", "", "urls CSV file")
-	f.StringVar(&o.events, "events", "", "events CSV file")
-	f.StringVar(&o.reservations, "reservations", "", "reservations CSV file of an export")
+	f.Var((*onceFlag)(&o.users), "users", "users CSV file")
+	f.Var((*onceFlag)(&o.urls), "urls", "urls CSV file")
+	f.Var((*onceFlag)(&o.events), "events", "events CSV file")
+	f.Var((*onceFlag)(&o.reservations), "reservations", "reservations CSV file of an export")
 	bindEnv(f, map[string]string{"db": "LINKBOLT_DB"})
 	addClientFlags(f, &o.client)
 	return cmd
 }
+
+// onceFlag is the value of a flag that names one file and may be given
+// once. pflag keeps the last of repeated values, so a second file of the
+// same kind would be dropped without a word.
+type onceFlag string
+
+func (f *onceFlag) String() string { return string(*f) }
+
+func (f *onceFlag) Set(v string) error {
+	if *f != "" {
+		return fmt.Errorf("given twice, as %q and %q; import loads one file of each kind, so import the second file in another run", string(*f), v)
+	}
+	*f = onceFlag(v)
+	return nil
+}
+
+func (f *onceFlag) Type() string { return "file" }
 
 // importStep is one file of an import with the loader and the bulk
 // endpoint of its kind.

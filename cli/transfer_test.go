@@ -1153,3 +1153,16 @@ func TestImportRejectsDBWithServer(t *testing.T) {
 		t.Errorf("%s exists (stat error %v), want no file", db, err)
 	}
 }
+
+func TestImportRejectsRepeatedFileFlag(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	first := writeFile(t, dir, "first.csv", usersCSV)
+	second := writeFile(t, dir, "second.csv", usersCSV)
+	db := filepath.Join(dir, "direct.db")
+	res := runCommand(t, "import", "--db", db, "--users", first, "--users", second)
+	expectExit(t, res, exitUsage, `"--users" flag: given twice`, first, second)
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s exists (stat error %v), want no file", db, err)
+	}
+}
