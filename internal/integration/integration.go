@@ -50,16 +50,34 @@ func Missing(t testing.TB, reason string) {
 	t.Skip(reason)
 }
 
-// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+// handedOut holds the addresses that FreeAddr has returned in this
+// process. The kernel may give a port that was just closed to the next
+// listener, so two calls in a row could otherwise return the same one.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: make(map[string]bool)}
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago
+// and that no earlier call in this process returned.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Fatal("find a free port: 100 tries gave only ports handed out before")
+	return ""
 }
 
 // StartNginx runs nginx in the foreground on conf, with its prefix, pid
