@@ -1933,6 +1933,45 @@ func TestListPaging(t *testing.T) {
 	}
 }
 
+// TestListLinksKeepOnlyFilters lists with every filter of each list route
+// and a parameter that no list reads. The page links keep the filters and
+// leave out the other parameter, so its length cannot inflate the header.
+func TestListLinksKeepOnlyFilters(t *testing.T) {
+	a := startAPI(t, Options{})
+	unknown := "zz=" + strings.Repeat("a", 10_000)
+	tests := []string{
+		"/urls?user_id=3&is_active=true&short_code=abc",
+		"/events?url_id=4&user_id=5&event_type=click",
+		"/users?per_page=5",
+	}
+	for _, path := range tests {
+		t.Run(path, func(t *testing.T) {
+			resp := a.get(t, path+"&"+unknown)
+			wantArray(t, resp, http.StatusOK)
+			if n := len(resp.header.Get("Link")); n > 1000 {
+				t.Fatalf("Link header is %d bytes, want the unknown parameter left out", n)
+			}
+			asked, err := url.Parse(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := parseLinks(t, resp.header.Get("Link"))["first"]
+			if first == nil {
+				t.Fatalf("Link %q has no first", resp.header.Get("Link"))
+			}
+			got := first.Query()
+			for name, values := range asked.Query() {
+				if got.Get(name) != values[0] {
+					t.Errorf("first link %s has %s=%q, want %q", first, name, got.Get(name), values[0])
+				}
+			}
+			if got.Has("zz") {
+				t.Errorf("first link %s keeps the unknown parameter", first)
+			}
+		})
+	}
+}
+
 func TestListEmpty(t *testing.T) {
 	a := startAPI(t, Options{})
 	for _, path := range []string{"/users", "/urls", "/events", "/events?url_id=7"} {
@@ -2378,6 +2417,8 @@ func TestErrorsEchoLongInputShort(t *testing.T) {
 		{"id filter", apiRequest{method: http.MethodGet, path: "/urls?user_id=" + long}, http.StatusUnprocessableEntity},
 		{"boolean filter", apiRequest{method: http.MethodGet, path: "/urls?is_active=" + long}, http.StatusUnprocessableEntity},
 		{"stats days", apiRequest{method: http.MethodGet, path: stats + long}, http.StatusUnprocessableEntity},
+		{"id in a body", apiRequest{method: http.MethodPost, path: "/urls", contentType: "application/json",
+			body: `{"original_url":"https://example.com/","user_id":` + long + `}`}, http.StatusNotFound},
 		{"unknown field", apiRequest{method: http.MethodPost, path: "/users", contentType: "application/json",
 			body: `{"username":"u","email":"u@example.com","` + strings.Repeat("f", 100_000) + `":1}`}, http.StatusUnprocessableEntity},
 	}

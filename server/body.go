@@ -262,7 +262,7 @@ func (o object) reference(name, kind string) (id uint64, ok bool, err error) {
 	}
 	v, err := strconv.ParseUint(string(raw), 10, 64)
 	if err != nil || v == 0 || v > store.MaxID {
-		return 0, true, notFound("%s %s names no %s", name, raw, kind)
+		return 0, true, notFound("%s %s names no %s", name, truncate(string(raw), maxEcho), kind)
 	}
 	return v, true, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -148,13 +149,27 @@ func writeList(w http.ResponseWriter, r *http.Request, p store.Page, total uint6
 	writeJSON(w, http.StatusOK, items)
 }
 
+// listFilters are the query parameters that the list routes filter by. A
+// filter added to a list route must be added here, or the links of its
+// pages lose it.
+var listFilters = []string{"user_id", "url_id", "event_type", "is_active", "short_code"}
+
 // linkHeader builds the first, prev, next and last links of a page. Each
-// keeps the request's other query parameters.
+// keeps the request's filters, and leaves out the parameters that no list
+// reads, which could otherwise make the header many times as long as the
+// request line.
 func linkHeader(r *http.Request, p store.Page, total uint64) string {
 	last := max(1, (total+uint64(p.PerPage)-1)/uint64(p.PerPage))
 	page := uint64(p.Page)
+	asked := r.URL.Query()
+	filters := url.Values{}
+	for _, name := range listFilters {
+		if v, ok := asked[name]; ok {
+			filters[name] = v
+		}
+	}
 	link := func(n uint64, rel string) string {
-		q := r.URL.Query()
+		q := maps.Clone(filters)
 		q.Set("page", strconv.FormatUint(n, 10))
 		q.Set("per_page", strconv.Itoa(p.PerPage))
 		return fmt.Sprintf(`<%s?%s>; rel="%s"`, r.URL.Path, q.Encode(), rel)

@@ -50,7 +50,7 @@ func Missing(t testing.TB, reason string) {
 	t.Skip(reason)
 }
 
-// handedOut holds the addresses that FreeAddr has returned in this
+// handedOut records the addresses that FreeAddr has returned in this
 // process. The kernel may give a port that was just closed to the next
 // listener, so two calls in a row could otherwise return the same one.
 var handedOut = struct {
