@@ -94,9 +94,15 @@ def owners(path):
     owner = {}
 
     def header(pid):
+        if (pid + 1) * page_size > len(data):
+            raise SystemExit(f"residency.py: {path}: page {pid} lies past the end of the file "
+                             f"({len(data)} bytes), so the file is cut short or damaged; run linkbolt check on it")
         return struct.unpack_from("<QHHI", data, pid * page_size)
 
     def walk(pid, name):
+        if pid in owner:
+            raise SystemExit(f"residency.py: {path}: page {pid} is reached twice, so the file is damaged; "
+                             "run linkbolt check on it")
         _, flags, count, overflow = header(pid)
         for i in range(overflow + 1):
             owner[pid + i] = name or "(root bucket)"
@@ -124,6 +130,8 @@ def owners(path):
 
 
 def mapping(pid, path):
+    if not os.path.exists(f"/proc/{pid}"):
+        raise SystemExit(f"residency.py: no process has the id {pid}")
     real = os.path.realpath(path)
     with open(f"/proc/{pid}/maps") as f:
         for line in f:
@@ -156,9 +164,11 @@ def report(pid, path):
         elif page_id < high:
             name = "(free pages)"
         else:
-            name = "(past the last page)"
+            name = "(after the last page)"
         held[name] += PAGE
     total["(free pages)"] = high * page_size - sum(total.values())
+    # bbolt grows the file ahead of the pages that it uses.
+    total["(after the last page)"] = max(0, os.path.getsize(path) - high * page_size)
 
     mib = 2**20
     print(f"{path}: {os.path.getsize(path) / mib:.1f} MiB, mapped {(end - start) / mib:.1f} MiB, "
@@ -170,6 +180,8 @@ def report(pid, path):
 
 def main(args):
     if len(args) == 3 and args[0] == "--touch":
+        if not args[1].lstrip("-").isdigit():
+            raise SystemExit(f"residency.py: --touch needs a number of pages, got {args[1]!r}")
         touch(int(args[1]), args[2])
     elif len(args) == 2 and args[0].isdigit():
         report(int(args[0]), args[1])
@@ -180,5 +192,5 @@ def main(args):
 if __name__ == "__main__":
     try:
         main(sys.argv[1:])
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, struct.error) as e:
         raise SystemExit(f"residency.py: {e}")
