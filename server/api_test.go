@@ -2392,6 +2392,7 @@ func TestMultipartFileHeadersChecked(t *testing.T) {
 	for _, header := range []textproto.MIMEHeader{
 		{"Content-Type": {"text/csv; charset=utf-8"}},
 		{"Content-Transfer-Encoding": {"8bit"}},
+		{"Content-Transfer-Encoding": {"quoted-printable"}},
 	} {
 		contentType, body := multipartPart(t, header, usersCSV)
 		req := apiRequest{method: http.MethodPost, path: "/users/bulk", contentType: contentType, body: body}
