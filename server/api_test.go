@@ -2624,6 +2624,34 @@ func TestBulkImportRedirects(t *testing.T) {
 	}
 }
 
+// TestBulkListsEveryConflict uploads links whose codes stored links hold.
+// The 422 names each such row by id, and nothing is written.
+func TestBulkListsEveryConflict(t *testing.T) {
+	a := startAPI(t, Options{})
+	a.createURL(t, map[string]any{"original_url": "https://example.com/a", "short_code": "takenA"})
+	a.createURL(t, map[string]any{"original_url": "https://example.com/b", "short_code": "takenB"})
+	text := "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n" +
+		"10,,takenA,https://example.com/x,,True,2024-01-01 00:00:00,\n" +
+		"11,,free11,https://example.com/y,,True,2024-01-01 00:00:00,\n" +
+		"12,,takenB,https://example.com/z,,True,2024-01-01 00:00:00,\n"
+	resp := a.postCSV(t, "/urls/bulk", text)
+	body := wantError(t, resp, http.StatusUnprocessableEntity, "")
+	if msg := body["error"].(string); msg != "no rows were imported: 2 rows conflict with stored records" {
+		t.Errorf("error %q, want the count of conflicting rows", msg)
+	}
+	rows, _ := body["rows"].([]any)
+	var got []uint64
+	for _, row := range rows {
+		got = append(got, jsonID(t, row.(map[string]any)["id"]))
+	}
+	if !slices.Equal(got, []uint64{10, 12}) {
+		t.Errorf("rows name ids %v, want [10 12]: %s", got, clip(resp.body))
+	}
+	if _, total := a.list(t, "/urls"); total != 2 {
+		t.Errorf("X-Total-Count %d after the rejected upload, want the 2 created", total)
+	}
+}
+
 func TestBulkAllOrNothing(t *testing.T) {
 	const (
 		userHeader  = "id,username,email,created_at\n"

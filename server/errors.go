@@ -59,6 +59,7 @@ func errorResponse(err error) (int, errorBody) {
 	var apiErr *apiError
 	var csvErr *store.CSVError
 	var importErr *store.ImportError
+	var conflicts *store.ConflictsError
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &apiErr):
@@ -67,6 +68,8 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
 	case errors.As(err, &csvErr):
 		return http.StatusUnprocessableEntity, csvErrorBody(csvErr)
+	case errors.As(err, &conflicts):
+		return http.StatusUnprocessableEntity, conflictsBody(conflicts)
 	case errors.As(err, &importErr):
 		body := errorBody{
 			Error: "no rows were imported: " + importErr.Error(),
@@ -95,6 +98,18 @@ func csvErrorBody(e *store.CSVError) errorBody {
 	body := errorBody{Error: fmt.Sprintf("no rows were imported: %d invalid %s", e.Total, noun)}
 	for _, r := range e.Rows {
 		body.Rows = append(body.Rows, rowError{Line: r.Line, Reason: r.Reason})
+	}
+	return body
+}
+
+func conflictsBody(e *store.ConflictsError) errorBody {
+	msg := fmt.Sprintf("no rows were imported: %d rows conflict with stored records", e.Total)
+	if len(e.Rows) < e.Total {
+		msg += fmt.Sprintf("; the first %d are listed", len(e.Rows))
+	}
+	body := errorBody{Error: msg}
+	for _, r := range e.Rows {
+		body.Rows = append(body.Rows, rowError{ID: r.ID, Reason: clientMessage(r.Err)})
 	}
 	return body
 }

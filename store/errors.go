@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors returned by the store, wrapped with context. Check them
@@ -58,6 +59,67 @@ func (e *ImportError) Error() string {
 // Unwrap returns the reason, so that errors.Is matches ErrConflict.
 func (e *ImportError) Unwrap() error {
 	return e.Err
+}
+
+// ConflictsError is an import in which more than one row conflicts with
+// the stored records, such as two links whose short codes other links
+// hold. Rows lists the first maxRowErrors of them in file order, and
+// Total counts all of them.
+type ConflictsError struct {
+	Rows  []*ImportError
+	Total int
+}
+
+// Error gives the count and the id and reason of each listed row.
+func (e *ConflictsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d rows conflict with stored records: ", e.Total)
+	for i, row := range e.Rows {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(row.Error())
+	}
+	if more := e.Total - len(e.Rows); more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return b.String()
+}
+
+// Unwrap returns the error of each listed row, so that errors.Is matches
+// ErrConflict.
+func (e *ConflictsError) Unwrap() []error {
+	errs := make([]error, len(e.Rows))
+	for i, row := range e.Rows {
+		errs[i] = row
+	}
+	return errs
+}
+
+// conflicts collects the rows of an import that conflict with stored
+// records, so that one response names them all.
+type conflicts struct {
+	rows  []*ImportError
+	total int
+}
+
+func (c *conflicts) add(id uint64, err error) {
+	c.total++
+	if len(c.rows) < maxRowErrors {
+		c.rows = append(c.rows, &ImportError{ID: id, Err: err})
+	}
+}
+
+// err returns nil without conflicts, the *ImportError of a lone one, and
+// a *ConflictsError for more.
+func (c *conflicts) err() error {
+	switch c.total {
+	case 0:
+		return nil
+	case 1:
+		return c.rows[0]
+	}
+	return &ConflictsError{Rows: c.rows, Total: c.total}
 }
 
 func isNotFound(err error) bool {

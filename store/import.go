@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,13 +71,25 @@ func (s *Store) importURLs(urls []URL) func(*bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketURLs)
 		sorted := newSortedTx(tx)
+		// A row whose code another link holds is skipped and listed, so
+		// that the error names every such row; the transaction then
+		// writes nothing.
+		var found conflicts
 		for i := range urls {
-			if err := importURL(tx, sorted, &urls[i]); err != nil {
+			err := importURL(tx, sorted, &urls[i])
+			if errors.Is(err, ErrConflict) {
+				found.add(urls[i].ID, err)
+				continue
+			}
+			if err != nil {
 				return &ImportError{ID: urls[i].ID, Err: err}
 			}
 			if err := s.useID(bucket, urls[i].ID); err != nil {
 				return &ImportError{ID: urls[i].ID, Err: err}
 			}
+		}
+		if err := found.err(); err != nil {
+			return err
 		}
 		return sorted.apply()
 	}

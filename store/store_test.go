@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -727,4 +727,47 @@ func TestImportedEventsKeepClickCounts(t *testing.T) {
 		}
 	}
 	checkClean(t, s)
+}
+
+// TestImportURLsListsEveryConflict imports links whose codes stored links
+// hold, among others that are free. The error names every such row, up to
+// maxRowErrors, and nothing is written.
+func TestImportURLsListsEveryConflict(t *testing.T) {
+	s := openStore(t, nil)
+	var held []string
+	for i := range maxRowErrors + 10 {
+		held = append(held, mustURL(t, s, URL{ShortCode: fmt.Sprintf("held%d", i)}).ShortCode)
+	}
+	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	imported := []URL{{ID: 1000, ShortCode: "free1", OriginalURL: "https://example.com/", IsActive: true, CreatedAt: created}}
+	for i, code := range held {
+		imported = append(imported, URL{ID: uint64(2000 + i), ShortCode: code, OriginalURL: "https://example.com/", IsActive: true, CreatedAt: created})
+	}
+
+	err := s.ImportURLs(imported)
+	var conflicts *ConflictsError
+	if !errors.As(err, &conflicts) {
+		t.Fatalf("got %v, want a *ConflictsError", err)
+	}
+	if !errors.Is(err, ErrConflict) {
+		t.Errorf("errors.Is(%v, ErrConflict) = false", err)
+	}
+	if conflicts.Total != len(held) || len(conflicts.Rows) != maxRowErrors {
+		t.Errorf("%d rows listed of %d, want %d of %d", len(conflicts.Rows), conflicts.Total, maxRowErrors, len(held))
+	}
+	for i, row := range conflicts.Rows {
+		if want := uint64(2000 + i); row.ID != want {
+			t.Errorf("row %d names id %d, want %d", i, row.ID, want)
+		}
+	}
+	if _, err := s.GetURL(1000); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the free row was written (get: %v), want nothing written", err)
+	}
+
+	// A lone conflict keeps the error of one row.
+	err = s.ImportURLs(imported[:2])
+	var one *ImportError
+	if errors.As(err, &conflicts) || !errors.As(err, &one) || one.ID != 2000 {
+		t.Errorf("one conflict: got %v, want the *ImportError of id 2000", err)
+	}
 }
