@@ -220,10 +220,22 @@ func newAPIClient(o *clientOptions) (*apiClient, error) {
 // source of the value in the error.
 func parseServerURL(raw, flag string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
-		u.User == nil && u.RawQuery == "" && u.Fragment == ""
+	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	if !valid {
 		return nil, fmt.Errorf("invalid %s %q: use an http or https URL such as %s", flag, raw, defaultServer)
+	}
+	var part string
+	switch {
+	case u.User != nil:
+		part = "user name and password (the API key goes in " + apiKeyEnv + ")"
+	case u.ForceQuery || u.RawQuery != "":
+		part = "query string"
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		part = "fragment"
+	}
+	if part != "" {
+		return nil, fmt.Errorf("invalid %s %q: remove the %s; a server URL is a scheme, a host and an optional port and path, such as %s",
+			flag, raw, part, defaultServer)
 	}
 
 	// url.Parse takes any digits as a port; the dial would fail later.

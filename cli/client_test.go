@@ -325,7 +325,19 @@ func TestClientErrors(t *testing.T) {
 			name:     "server with query",
 			args:     []string{"list", "--server", s.url + "/?x=1"},
 			wantCode: exitUsage,
-			wantErr:  []string{"invalid --server"},
+			wantErr:  []string{"invalid --server", "remove the query string"},
+		},
+		{
+			name:     "server with fragment",
+			args:     []string{"list", "--server", s.url + "/#top"},
+			wantCode: exitUsage,
+			wantErr:  []string{"invalid --server", "remove the fragment"},
+		},
+		{
+			name:     "server with password",
+			args:     []string{"list", "--server", "http://user:secret@127.0.0.1:8080"},
+			wantCode: exitUsage,
+			wantErr:  []string{"invalid --server", "remove the user name and password", apiKeyEnv},
 		},
 		{
 			name:     "zero timeout",
