@@ -228,6 +228,7 @@ func parseServerURL(raw, flag string) (*url.URL, error) {
 	switch {
 	case u.User != nil:
 		part = "user name and password (the API key goes in " + apiKeyEnv + ")"
+		raw = u.Redacted() // the message must not show the password
 	case u.ForceQuery || u.RawQuery != "":
 		part = "query string"
 	case u.Fragment != "" || strings.Contains(raw, "#"):

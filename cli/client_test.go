@@ -337,7 +337,7 @@ func TestClientErrors(t *testing.T) {
 			name:     "server with password",
 			args:     []string{"list", "--server", "http://user:secret@127.0.0.1:8080"},
 			wantCode: exitUsage,
-			wantErr:  []string{"invalid --server", "remove the user name and password", apiKeyEnv},
+			wantErr:  []string{"invalid --server", "remove the user name and password", apiKeyEnv, "user:xxxxx@"},
 		},
 		{
 			name:     "zero timeout",
