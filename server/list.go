@@ -149,23 +149,27 @@ func writeList(w http.ResponseWriter, r *http.Request, p store.Page, total uint6
 	writeJSON(w, http.StatusOK, items)
 }
 
-// listFilters are the query parameters that the list routes filter by. A
-// filter added to a list route must be added here, or the links of its
-// pages lose it.
-var listFilters = []string{"user_id", "url_id", "event_type", "is_active", "short_code"}
+// listFilters are the query parameters that each list route filters by,
+// by path. A filter added to a list route must be added here, or the
+// links of its pages lose it.
+var listFilters = map[string][]string{
+	"/urls":   {"user_id", "is_active", "short_code"},
+	"/events": {"url_id", "user_id", "event_type"},
+}
 
 // linkHeader builds the first, prev, next and last links of a page. Each
-// keeps the request's filters, and leaves out the parameters that no list
-// reads, which could otherwise make the header many times as long as the
+// keeps the first value of each filter of the list, which is the one the
+// list used, and leaves out every other parameter, which the list
+// ignored and which could make the header many times as long as the
 // request line.
 func linkHeader(r *http.Request, p store.Page, total uint64) string {
 	last := max(1, (total+uint64(p.PerPage)-1)/uint64(p.PerPage))
 	page := uint64(p.Page)
 	asked := r.URL.Query()
 	filters := url.Values{}
-	for _, name := range listFilters {
-		if v, ok := asked[name]; ok {
-			filters[name] = v
+	for _, name := range listFilters[r.URL.Path] {
+		if asked.Has(name) {
+			filters.Set(name, asked.Get(name))
 		}
 	}
 	link := func(n uint64, rel string) string {
