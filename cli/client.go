@@ -215,11 +215,39 @@ func newAPIClient(o *clientOptions) (*apiClient, error) {
 	}, nil
 }
 
+// hidePassword returns a --server value for messages, with what may be a
+// password replaced by xxxxx: the part after the colon of the user
+// information before an @, or all of the user information without a
+// colon. It works on values that are not valid URLs too.
+func hidePassword(raw string) string {
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + 3
+	}
+	end := len(raw)
+	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndex(raw[start:end], "@")
+	if at < 0 {
+		return raw
+	}
+	at += start
+	user, _, hasPassword := strings.Cut(raw[start:at], ":")
+	if !hasPassword {
+		user = "xxxxx"
+	} else {
+		user += ":xxxxx"
+	}
+	return raw[:start] + user + raw[at:]
+}
+
 // parseServerURL checks a --server value: an http or https URL with a host,
 // possibly with a path prefix, and no query or fragment. flag names the
 // source of the value in the error.
 func parseServerURL(raw, flag string) (*url.URL, error) {
 	u, err := url.Parse(raw)
+	raw = hidePassword(raw) // from here on only for messages
 	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	if !valid {
 		return nil, fmt.Errorf("invalid %s %q: use an http or https URL such as %s", flag, raw, defaultServer)
@@ -228,7 +256,8 @@ func parseServerURL(raw, flag string) (*url.URL, error) {
 	switch {
 	case u.User != nil:
 		part = "user name and password (the API key goes in " + apiKeyEnv + ")"
-		raw = u.Redacted() // the message must not show the password
+	case strings.HasSuffix(u.Host, ":"):
+		part = "colon after the host, or add the port"
 	case u.ForceQuery || u.RawQuery != "":
 		part = "query string"
 	case u.Fragment != "" || strings.Contains(raw, "#"):

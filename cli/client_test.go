@@ -328,6 +328,18 @@ func TestClientErrors(t *testing.T) {
 			wantErr:  []string{"invalid --server", "remove the query string"},
 		},
 		{
+			name:     "server not parsed, with password",
+			args:     []string{"list", "--server", "http://bob:secret@127.0.0.1:abc"},
+			wantCode: exitUsage,
+			wantErr:  []string{`invalid --server "http://bob:xxxxx@127.0.0.1:abc"`},
+		},
+		{
+			name:     "server with empty port",
+			args:     []string{"list", "--server", "http://127.0.0.1:"},
+			wantCode: exitUsage,
+			wantErr:  []string{"invalid --server", "remove the colon after the host"},
+		},
+		{
 			name:     "server with fragment",
 			args:     []string{"list", "--server", s.url + "/#top"},
 			wantCode: exitUsage,
@@ -603,4 +615,40 @@ func TestServerErrorNamesPathSent(t *testing.T) {
 	s := startAPIServer(t, server.Options{})
 	res := runCommand(t, "list", "--server", s.url+"/prefix")
 	expectExit(t, res, exitRejected, "GET /prefix/urls: the server rejected the request (404 Not Found)")
+}
+
+func TestHidePassword(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"http://bob:secret@127.0.0.1:8080/api", "http://bob:xxxxx@127.0.0.1:8080/api"},
+		{"http://token@127.0.0.1:8080", "http://xxxxx@127.0.0.1:8080"},
+		{"bob:secret@127.0.0.1:8080", "bob:xxxxx@127.0.0.1:8080"},
+		{"http://bob:se%zzcret@[127.0.0.1:1", "http://bob:xxxxx@[127.0.0.1:1"},
+		{"http://bob:p@ss@host/x@y", "http://bob:xxxxx@host/x@y"},
+		{"http://127.0.0.1:8080/a@b", "http://127.0.0.1:8080/a@b"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+	}
+	for _, tt := range tests {
+		if got := hidePassword(tt.raw); got != tt.want {
+			t.Errorf("hidePassword(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+}
+
+func TestServerPasswordNeverPrinted(t *testing.T) {
+	clearEnv(t)
+	for _, server := range []string{
+		"http://bob:secret@127.0.0.1:abc", "bob:secret@127.0.0.1:8080", "ftp://bob:secret@127.0.0.1",
+		"http://bob:secret@127.0.0.1:8080", "http://bob:secret@127.0.0.1:8080/%zz",
+	} {
+		for _, args := range [][]string{{"list", "--server", server}, {"bench", "--server", server, "--duration", "1s"}} {
+			res := runCommand(t, args...)
+			if res.code != exitUsage || strings.Contains(res.errOut, "secret") {
+				t.Errorf("%v: exit %d, stderr %q; want exit 2 without the password", args, res.code, res.errOut)
+			}
+		}
+	}
+	t.Setenv("LINKBOLT_SERVER", "http://bob:secret@127.0.0.1:abc")
+	if res := runCommand(t, "list"); res.code != exitUsage || strings.Contains(res.errOut, "secret") {
+		t.Errorf("LINKBOLT_SERVER: exit %d, stderr %q; want exit 2 without the password", res.code, res.errOut)
+	}
 }
