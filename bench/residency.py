@@ -93,19 +93,30 @@ def owners(path):
 
     owner = {}
 
+    def damaged(reason):
+        raise SystemExit(f"residency.py: {path}: {reason}, so the file is cut short or damaged; "
+                         "run linkbolt check on it")
+
     def header(pid):
+        """Return the flags, count and overflow of page pid, checked."""
+        if pid < 2 or pid >= high:
+            damaged(f"a page id {pid} lies outside pages 2 to {high - 1}")
         if (pid + 1) * page_size > len(data):
-            raise SystemExit(f"residency.py: {path}: page {pid} lies past the end of the file "
-                             f"({len(data)} bytes), so the file is cut short or damaged; run linkbolt check on it")
-        return struct.unpack_from("<QHHI", data, pid * page_size)
+            damaged(f"page {pid} lies past the end of the file ({len(data)} bytes)")
+        _, flags, count, overflow = struct.unpack_from("<QHHI", data, pid * page_size)
+        if pid + overflow >= high or (pid + overflow + 1) * page_size > len(data):
+            damaged(f"page {pid} has {overflow} overflow pages, past the last page")
+        if 16 + count * 16 > (overflow + 1) * page_size:
+            damaged(f"page {pid} has {count} elements, more than it holds")
+        return flags, count, overflow
 
     def walk(pid, name):
         if pid in owner:
-            raise SystemExit(f"residency.py: {path}: page {pid} is reached twice, so the file is damaged; "
-                             "run linkbolt check on it")
-        _, flags, count, overflow = header(pid)
+            damaged(f"page {pid} is reached twice")
+        flags, count, overflow = header(pid)
         for i in range(overflow + 1):
             owner[pid + i] = name or "(root bucket)"
+        end = (pid + overflow + 1) * page_size
         base = pid * page_size + 16
         for i in range(count):
             at = base + i * 16
@@ -113,7 +124,9 @@ def owners(path):
                 _, _, child = struct.unpack_from("<IIQ", data, at)
                 walk(child, name)
             elif flags & LEAF:
-                elem_flags, pos, ksize, _ = struct.unpack_from("<IIII", data, at)
+                elem_flags, pos, ksize, vsize = struct.unpack_from("<IIII", data, at)
+                if at + pos + ksize + vsize > end:
+                    damaged(f"an element of page {pid} lies outside the page")
                 if elem_flags & BUCKET_LEAF:
                     key = data[at + pos:at + pos + ksize].decode(errors="replace")
                     child, = struct.unpack_from("<Q", data, at + pos + ksize)
@@ -122,7 +135,7 @@ def owners(path):
 
     owner[0] = owner[1] = "(meta pages)"
     if freelist < high:  # bbolt writes no freelist with NoFreelistSync
-        _, _, _, overflow = header(freelist)
+        _, _, overflow = header(freelist)
         for i in range(overflow + 1):
             owner[freelist + i] = "(freelist)"
     walk(root, None)
@@ -179,6 +192,11 @@ def report(pid, path):
 
 
 def main(args):
+    if args in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return
+    if args and not os.path.isfile(args[-1]):
+        raise SystemExit(f"residency.py: {args[-1]}: no such file")
     if len(args) == 3 and args[0] == "--touch":
         if not args[1].lstrip("-").isdigit():
             raise SystemExit(f"residency.py: --touch needs a number of pages, got {args[1]!r}")
@@ -192,5 +210,7 @@ def main(args):
 if __name__ == "__main__":
     try:
         main(sys.argv[1:])
+    except RecursionError:
+        raise SystemExit("residency.py: the B+tree nests too deep, so the file is damaged; run linkbolt check on it")
     except (OSError, ValueError, struct.error) as e:
         raise SystemExit(f"residency.py: {e}")
