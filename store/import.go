@@ -103,8 +103,12 @@ func importURL(tx *bolt.Tx, b buckets, u *URL) error {
 	}
 	tombstones := b.bucket(bucketTombstones)
 	if holder := tombstones.Get(code); holder != nil {
-		if btoi(holder) != u.ID {
-			return fmt.Errorf("%w: short_code %q belonged to deleted url %d", ErrConflict, u.ShortCode, btoi(holder))
+		if id := btoi(holder); id != u.ID {
+			// A link that changed its code keeps the old one reserved.
+			if _, err := readURL(b, id); err == nil {
+				return fmt.Errorf("%w: short_code %q was the code of url %d before it changed", ErrConflict, u.ShortCode, id)
+			}
+			return fmt.Errorf("%w: short_code %q belonged to deleted url %d", ErrConflict, u.ShortCode, id)
 		}
 		// The same URL comes back under its old id and code.
 		if err := tombstones.Delete(code); err != nil {

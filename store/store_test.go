@@ -771,3 +771,35 @@ func TestImportURLsListsEveryConflict(t *testing.T) {
 		t.Errorf("one conflict: got %v, want the *ImportError of id 2000", err)
 	}
 }
+
+// TestImportConflictNamesWhyCodeIsReserved imports a code that a link had
+// before an import changed it, and one that a deleted link had.
+func TestImportConflictNamesWhyCodeIsReserved(t *testing.T) {
+	s := openStore(t, nil)
+	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	row := func(id uint64, code string) URL {
+		return URL{ID: id, ShortCode: code, OriginalURL: "https://example.com/", IsActive: true, CreatedAt: created}
+	}
+	if err := s.ImportURLs([]URL{row(1, "old1"), row(2, "gone2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportURLs([]URL{row(1, "new1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteURL(2); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		code, want string
+	}{
+		{"old1", `short_code "old1" was the code of url 1 before it changed`},
+		{"gone2", `short_code "gone2" belonged to deleted url 2`},
+	}
+	for _, tt := range tests {
+		err := s.ImportURLs([]URL{row(50, tt.code)})
+		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("import of %q: got %v, want a conflict saying %q", tt.code, err, tt.want)
+		}
+	}
+}
