@@ -132,7 +132,7 @@ func (e *serverError) Error() string {
 	}
 	for i, row := range e.rows {
 		if i == maxListedRows {
-			fmt.Fprintf(&b, "; and %d more", len(e.rows)-i)
+			fmt.Fprintf(&b, "; and %d more of the %d rows listed", len(e.rows)-i, len(e.rows))
 			break
 		}
 		// A conflict's message already gives the reason of its one row.

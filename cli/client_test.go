@@ -600,6 +600,16 @@ func TestServerErrorListsRowsOnce(t *testing.T) {
 		t.Errorf("conflict error names its reason %d times, want once: %s", got, conflict.Error())
 	}
 
+	var many []serverRowError
+	for id := range 50 {
+		many = append(many, serverRowError{ID: uint64(id + 1), Reason: "taken"})
+	}
+	listed := &serverError{op: "POST /urls/bulk", status: http.StatusUnprocessableEntity,
+		message: "no rows were imported: 55 rows conflict with stored records; the first 50 are listed", rows: many}
+	if want := "; and 40 more of the 50 rows listed"; !strings.Contains(listed.Error(), want) {
+		t.Errorf("error %q does not contain %q", listed.Error(), want)
+	}
+
 	invalid := &serverError{op: "POST /urls/bulk", status: http.StatusUnprocessableEntity,
 		message: "no rows were imported: 1 invalid row",
 		rows:    []serverRowError{{Line: 2, Reason: "original_url must be an absolute http or https URL with a host"}}}
