@@ -215,31 +215,53 @@ func newAPIClient(o *clientOptions) (*apiClient, error) {
 	}, nil
 }
 
-// hidePassword returns a --server value for messages, with what may be a
-// password replaced by xxxxx: the part after the colon of the user
-// information before an @, or all of the user information without a
-// colon. It works on values that are not valid URLs too.
+// hidePassword returns a --server value for messages. A value with an @,
+// or an escape of one such as %40 or %2540, may carry a password before
+// it in any of the forms that URL parsers disagree on, so everything
+// between the scheme and the last @ becomes xxxxx.
 func hidePassword(raw string) string {
-	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 {
-		start = i + 3
-	}
-	end := len(raw)
-	if i := strings.IndexAny(raw[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	at := strings.LastIndex(raw[start:end], "@")
+	at := max(strings.LastIndex(raw, "@"), lastEscapedAt(raw))
 	if at < 0 {
 		return raw
 	}
-	at += start
-	user, _, hasPassword := strings.Cut(raw[start:at], ":")
-	if !hasPassword {
-		user = "xxxxx"
-	} else {
-		user += ":xxxxx"
+	start := 0
+	if i := strings.Index(raw, ":"); i > 0 && isSchemeName(raw[:i]) && i < at {
+		start = i + 1
+		for start < at && start-i <= 2 && raw[start] == '/' {
+			start++
+		}
 	}
-	return raw[:start] + user + raw[at:]
+	return raw[:start] + "xxxxx" + raw[at:]
+}
+
+// lastEscapedAt returns the index of the last %40 in s, escaped any number
+// of times (%2540, %252540), or -1.
+func lastEscapedAt(s string) int {
+	lower := strings.ToLower(s)
+	for i := len(lower) - 1; i >= 0; i-- {
+		if lower[i] != '%' {
+			continue
+		}
+		rest := lower[i+1:]
+		for strings.HasPrefix(rest, "25") {
+			rest = rest[2:]
+		}
+		if strings.HasPrefix(rest, "40") {
+			return i
+		}
+	}
+	return -1
+}
+
+// isSchemeName reports whether s has the form of a URL scheme.
+func isSchemeName(s string) bool {
+	for i, c := range s {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // parseServerURL checks a --server value: an http or https URL with a host,
@@ -247,7 +269,14 @@ func hidePassword(raw string) string {
 // source of the value in the error.
 func parseServerURL(raw, flag string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	raw = hidePassword(raw) // from here on only for messages
+	shown := hidePassword(raw)
+	hidden := shown != raw
+	raw = shown // from here on only for messages
+	if urlErr, ok := errors.AsType[*url.Error](err); ok && !hidden {
+		// The inner error names the part at fault. It may quote the
+		// password, so a value with one gets the general message.
+		return nil, fmt.Errorf("invalid %s %q: %v; use an http or https URL such as %s", flag, raw, urlErr.Err, defaultServer)
+	}
 	valid := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	if !valid {
 		return nil, fmt.Errorf("invalid %s %q: use an http or https URL such as %s", flag, raw, defaultServer)

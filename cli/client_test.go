@@ -331,7 +331,7 @@ func TestClientErrors(t *testing.T) {
 			name:     "server not parsed, with password",
 			args:     []string{"list", "--server", "http://bob:secret@127.0.0.1:abc"},
 			wantCode: exitUsage,
-			wantErr:  []string{`invalid --server "http://bob:xxxxx@127.0.0.1:abc"`},
+			wantErr:  []string{`invalid --server "http://xxxxx@127.0.0.1:abc": use an http or https URL`},
 		},
 		{
 			name:     "server with empty port",
@@ -349,7 +349,7 @@ func TestClientErrors(t *testing.T) {
 			name:     "server with password",
 			args:     []string{"list", "--server", "http://user:secret@127.0.0.1:8080"},
 			wantCode: exitUsage,
-			wantErr:  []string{"invalid --server", "remove the user name and password", apiKeyEnv, "user:xxxxx@"},
+			wantErr:  []string{"invalid --server", "remove the user name and password", apiKeyEnv, `"http://xxxxx@127.0.0.1:8080"`},
 		},
 		{
 			name:     "zero timeout",
@@ -629,12 +629,19 @@ func TestServerErrorNamesPathSent(t *testing.T) {
 
 func TestHidePassword(t *testing.T) {
 	tests := []struct{ raw, want string }{
-		{"http://bob:secret@127.0.0.1:8080/api", "http://bob:xxxxx@127.0.0.1:8080/api"},
+		{"http://bob:secret@127.0.0.1:8080/api", "http://xxxxx@127.0.0.1:8080/api"},
 		{"http://token@127.0.0.1:8080", "http://xxxxx@127.0.0.1:8080"},
 		{"bob:secret@127.0.0.1:8080", "bob:xxxxx@127.0.0.1:8080"},
-		{"http://bob:se%zzcret@[127.0.0.1:1", "http://bob:xxxxx@[127.0.0.1:1"},
-		{"http://bob:p@ss@host/x@y", "http://bob:xxxxx@host/x@y"},
-		{"http://127.0.0.1:8080/a@b", "http://127.0.0.1:8080/a@b"},
+		{"//bob:secret@127.0.0.1:8080", "xxxxx@127.0.0.1:8080"},
+		{"http:/bob:secret@127.0.0.1", "http:/xxxxx@127.0.0.1"},
+		{"http:///bob:secret@127.0.0.1", "http://xxxxx@127.0.0.1"},
+		{"http//bob:secret@127.0.0.1", "xxxxx@127.0.0.1"},
+		{"http://bob:secret%40127.0.0.1:8080", "http://xxxxx%40127.0.0.1:8080"},
+		{"http://bob:secret%2540127.0.0.1:8080", "http://xxxxx%2540127.0.0.1:8080"},
+		{"http://bob:secret%25%40host", "http://xxxxx%40host"},
+		{"http%3A%2F%2Fbob%3Asecret%40127.0.0.1", "xxxxx%40127.0.0.1"},
+		{"http://bob:se%zzcret@[127.0.0.1:1", "http://xxxxx@[127.0.0.1:1"},
+		{"http://bob:p@ss@host/x", "http://xxxxx@host/x"},
 		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
 	}
 	for _, tt := range tests {
@@ -649,6 +656,7 @@ func TestServerPasswordNeverPrinted(t *testing.T) {
 	for _, server := range []string{
 		"http://bob:secret@127.0.0.1:abc", "bob:secret@127.0.0.1:8080", "ftp://bob:secret@127.0.0.1",
 		"http://bob:secret@127.0.0.1:8080", "http://bob:secret@127.0.0.1:8080/%zz",
+		"//bob:secret@127.0.0.1:8080", "http:/bob:secret@127.0.0.1", "http://bob:secret%40127.0.0.1:8080",
 	} {
 		for _, args := range [][]string{{"list", "--server", server}, {"bench", "--server", server, "--duration", "1s"}} {
 			res := runCommand(t, args...)
