@@ -90,6 +90,11 @@ def owners(path):
     if not metas:
         raise SystemExit(f"residency.py: {path}: no valid bbolt meta page; is it a bbolt file?")
     _, page_size, root, freelist, high = max(metas)
+    if page_size < 512 or page_size & (page_size - 1):
+        raise SystemExit(f"residency.py: {path}: page size {page_size} is not a power of 2 of at least 512")
+    if high < 3 or high * page_size > len(data):
+        raise SystemExit(f"residency.py: {path}: the meta page counts {high} pages of {page_size} bytes, "
+                         f"but the file has {len(data)} bytes, so it is cut short or damaged; run linkbolt check on it")
 
     owner = {}
 
@@ -114,6 +119,8 @@ def owners(path):
         if pid in owner:
             damaged(f"page {pid} is reached twice")
         flags, count, overflow = header(pid)
+        if not flags & (BRANCH | LEAF):
+            damaged(f"page {pid} of a bucket has type {flags:#x}, not a branch or a leaf")
         for i in range(overflow + 1):
             owner[pid + i] = name or "(root bucket)"
         end = (pid + overflow + 1) * page_size
@@ -146,10 +153,14 @@ def mapping(pid, path):
     if not os.path.exists(f"/proc/{pid}"):
         raise SystemExit(f"residency.py: no process has the id {pid}")
     real = os.path.realpath(path)
+    inode = os.stat(path).st_ino
     with open(f"/proc/{pid}/maps") as f:
         for line in f:
             fields = line.split()
             if len(fields) >= 6 and fields[5] == real:
+                if int(fields[4]) != inode:
+                    raise SystemExit(f"residency.py: process {pid} maps an earlier file at {real}, "
+                                     "which was replaced since; restart the server or give the file it opened")
                 start, end = (int(x, 16) for x in fields[0].split("-"))
                 return start, end, int(fields[2], 16)
     raise SystemExit(f"residency.py: process {pid} has no mapping of {real}; is it the server that has the file open?")
@@ -191,20 +202,36 @@ def report(pid, path):
         print(f"{name:<24} {total[name] / mib:>12.1f} {held[name] / mib:>13.1f}")
 
 
+def usage(reason):
+    print(f"residency.py: {reason}\n\n{__doc__.strip()}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(args):
     if args in (["-h"], ["--help"]):
         print(__doc__.strip())
         return
-    if args and not os.path.isfile(args[-1]):
-        raise SystemExit(f"residency.py: {args[-1]}: no such file")
     if len(args) == 3 and args[0] == "--touch":
         if not args[1].lstrip("-").isdigit():
-            raise SystemExit(f"residency.py: --touch needs a number of pages, got {args[1]!r}")
+            usage(f"--touch needs a number of pages, got {args[1]!r}")
+        check_file(args[2])
         touch(int(args[1]), args[2])
-    elif len(args) == 2 and args[0].isdigit():
+    elif args and args[0] == "--touch":
+        usage("--touch needs a number of pages and a file")
+    elif len(args) == 2:
+        if not args[0].isdigit():
+            usage(f"the first argument must be a process id, got {args[0]!r}")
+        check_file(args[1])
         report(int(args[0]), args[1])
     else:
-        raise SystemExit(__doc__)
+        usage("give a process id and a database file, or --touch N and a file")
+
+
+def check_file(path):
+    if not os.path.exists(path):
+        raise SystemExit(f"residency.py: {path}: no such file")
+    if not os.path.isfile(path):
+        raise SystemExit(f"residency.py: {path}: not a regular file")
 
 
 if __name__ == "__main__":
