@@ -106,7 +106,7 @@ func idParam(q url.Values, name string) (*uint64, error) {
 	}
 	id, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || id == 0 || id > store.MaxID {
-		return nil, invalidField(name, "%s must be a positive integer id, got %q", name, truncate(v, maxEcho))
+		return nil, invalidField(name, "%s must be a positive integer id below 2^53, got %q", name, truncate(v, maxEcho))
 	}
 	return &id, nil
 }
