@@ -215,42 +215,72 @@ func newAPIClient(o *clientOptions) (*apiClient, error) {
 	}, nil
 }
 
-// hidePassword returns a --server value for messages. A value with an @,
-// or an escape of one such as %40 or %2540, may carry a password before
-// it in any of the forms that URL parsers disagree on, so everything
-// between the scheme and the last @ becomes xxxxx.
+// hidePassword returns a --server value for messages. A value with an @
+// may carry a password before it in any of the forms that URL parsers
+// disagree on, so everything between the scheme and the last @ becomes
+// xxxxx. A value with something that decodes or normalizes to an @, such
+// as %40, %2540, %25%34%30 or a full-width @, is masked after the scheme.
 func hidePassword(raw string) string {
-	at := max(strings.LastIndex(raw, "@"), lastEscapedAt(raw))
-	if at < 0 {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 && !hidesAt(raw) {
 		return raw
 	}
 	start := 0
-	if i := strings.Index(raw, ":"); i > 0 && isSchemeName(raw[:i]) && i < at {
+	if i := strings.Index(raw, ":"); i > 0 && isSchemeName(raw[:i]) && (at < 0 || i < at) {
 		start = i + 1
-		for start < at && start-i <= 2 && raw[start] == '/' {
+		for start < len(raw) && start-i <= 2 && raw[start] == '/' {
 			start++
 		}
+	}
+	if at < 0 {
+		return raw[:start] + "xxxxx"
 	}
 	return raw[:start] + "xxxxx" + raw[at:]
 }
 
-// lastEscapedAt returns the index of the last %40 in s, escaped any number
-// of times (%2540, %252540), or -1.
-func lastEscapedAt(s string) int {
-	lower := strings.ToLower(s)
-	for i := len(lower) - 1; i >= 0; i-- {
-		if lower[i] != '%' {
-			continue
+// atLookalikes are the characters that Unicode normalization turns into @.
+var atLookalikes = []string{"@", "\uFF20", "\uFE6B"}
+
+// hidesAt reports whether s, percent-decoded up to four times, contains an
+// @ or a character that normalizes to one.
+func hidesAt(s string) bool {
+	for range 5 {
+		for _, at := range atLookalikes {
+			if strings.Contains(s, at) {
+				return true
+			}
 		}
-		rest := lower[i+1:]
-		for strings.HasPrefix(rest, "25") {
-			rest = rest[2:]
+		decoded := percentDecode(s)
+		if decoded == s {
+			return false
 		}
-		if strings.HasPrefix(rest, "40") {
-			return i
-		}
+		s = decoded
 	}
-	return -1
+	return true
+}
+
+// percentDecode replaces each %XX of two hex digits with its byte and
+// keeps every other character, where url.PathUnescape would fail.
+func percentDecode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// notHostChar reports whether c cannot appear in a host name, an IP
+// address or its port.
+func notHostChar(c rune) bool {
+	letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	return !letter && !strings.ContainsRune(".-_:[]", c)
 }
 
 // isSchemeName reports whether s has the form of a URL scheme.
@@ -283,6 +313,8 @@ func parseServerURL(raw, flag string) (*url.URL, error) {
 	}
 	var part string
 	switch {
+	case strings.ContainsFunc(u.Host, notHostChar):
+		part = "escapes and other characters from the host, which takes ASCII letters, digits, ., - and _ or an IP address (an international name in its xn-- form)"
 	case u.User != nil:
 		part = "user name and password (the API key goes in " + apiKeyEnv + ")"
 	case strings.HasSuffix(u.Host, ":"):

@@ -340,6 +340,12 @@ func TestClientErrors(t *testing.T) {
 			wantErr:  []string{"invalid --server", "remove the colon after the host"},
 		},
 		{
+			name:     "server with escape in host",
+			args:     []string{"list", "--server", "http://a%2540127.0.0.1:8080"},
+			wantCode: exitUsage,
+			wantErr:  []string{"invalid --server", "remove the escapes and other characters from the host"},
+		},
+		{
 			name:     "server with fragment",
 			args:     []string{"list", "--server", s.url + "/#top"},
 			wantCode: exitUsage,
@@ -636,13 +642,17 @@ func TestHidePassword(t *testing.T) {
 		{"http:/bob:secret@127.0.0.1", "http:/xxxxx@127.0.0.1"},
 		{"http:///bob:secret@127.0.0.1", "http://xxxxx@127.0.0.1"},
 		{"http//bob:secret@127.0.0.1", "xxxxx@127.0.0.1"},
-		{"http://bob:secret%40127.0.0.1:8080", "http://xxxxx%40127.0.0.1:8080"},
-		{"http://bob:secret%2540127.0.0.1:8080", "http://xxxxx%2540127.0.0.1:8080"},
-		{"http://bob:secret%25%40host", "http://xxxxx%40host"},
-		{"http%3A%2F%2Fbob%3Asecret%40127.0.0.1", "xxxxx%40127.0.0.1"},
 		{"http://bob:se%zzcret@[127.0.0.1:1", "http://xxxxx@[127.0.0.1:1"},
 		{"http://bob:p@ss@host/x", "http://xxxxx@host/x"},
+		{"http://bob:secret%40127.0.0.1:8080", "http://xxxxx"},
+		{"http://bob:secret%2540127.0.0.1:8080", "http://xxxxx"},
+		{"http://bob:secret%25%34%30127.0.0.1", "http://xxxxx"},
+		{"http://bob:secret\uFF20127.0.0.1:1", "http://xxxxx"},
+		{"http://bob:secret\uFE6B127.0.0.1:1", "http://xxxxx"},
+		{"http://bob:secret%EF%BC%A0127.0.0.1:1", "http://xxxxx"},
+		{"http%3A%2F%2Fbob%3Asecret%40127.0.0.1", "xxxxx"},
 		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"http://127.0.0.1:8080/a%zz", "http://127.0.0.1:8080/a%zz"},
 	}
 	for _, tt := range tests {
 		if got := hidePassword(tt.raw); got != tt.want {
@@ -657,6 +667,8 @@ func TestServerPasswordNeverPrinted(t *testing.T) {
 		"http://bob:secret@127.0.0.1:abc", "bob:secret@127.0.0.1:8080", "ftp://bob:secret@127.0.0.1",
 		"http://bob:secret@127.0.0.1:8080", "http://bob:secret@127.0.0.1:8080/%zz",
 		"//bob:secret@127.0.0.1:8080", "http:/bob:secret@127.0.0.1", "http://bob:secret%40127.0.0.1:8080",
+		"http://secret%2540127.0.0.1:1", "http://bob:secret%25%34%30127.0.0.1:1", "http://bob:secret\uFF20127.0.0.1:1",
+		"http://secret%EF%BC%A0127.0.0.1:1", "http://[::1%25bob:secret%2540x]:1",
 	} {
 		for _, args := range [][]string{{"list", "--server", server}, {"bench", "--server", server, "--duration", "1s"}} {
 			res := runCommand(t, args...)
