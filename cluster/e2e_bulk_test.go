@@ -3,6 +3,8 @@ package cluster
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -166,5 +168,59 @@ func TestClusterBulkConflictWritesNothing(t *testing.T) {
 	}
 	if got := send(t, http.MethodGet, api+"/urls", "").header.Get("X-Total-Count"); got != "1" {
 		t.Errorf("GET /urls: X-Total-Count %s, want 1", got)
+	}
+}
+
+// TestClusterBulkListsEveryConflict imports rows whose codes links on
+// different shards hold. The 422 lists every such row, from all shards,
+// as one server lists them.
+func TestClusterBulkListsEveryConflict(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3)
+	api := "http://" + c.nginx
+	const taken = 6
+	shards := make(map[string]bool)
+	for i := 1; i <= taken; i++ {
+		resp := send(t, http.MethodPost, api+"/urls", fmt.Sprintf(`{"original_url":"https://example.com/%d","short_code":"taken%d"}`, i, i))
+		if resp.status != http.StatusCreated {
+			t.Fatalf("POST /urls: %d %s", resp.status, resp.body)
+		}
+		shards[resp.header.Get("X-Linkbolt-Instance")] = true
+	}
+	if len(shards) < 2 {
+		t.Fatalf("the %d codes landed on %d shard, want at least 2 for this test", taken, len(shards))
+	}
+
+	var file strings.Builder
+	file.WriteString(urlsHeader)
+	for i := 1; i <= 10; i++ {
+		file.WriteString(urlRow(1000+i, fmt.Sprintf("fresh%d", i)))
+	}
+	for i := 1; i <= taken; i++ {
+		file.WriteString(urlRow(2000+i, fmt.Sprintf("taken%d", i)))
+	}
+	resp := send(t, http.MethodPost, api+"/urls/bulk", file.String())
+	if resp.status != http.StatusUnprocessableEntity {
+		t.Fatalf("POST /urls/bulk with taken codes: %d, want 422: %s", resp.status, resp.body)
+	}
+	var body struct {
+		Error string `json:"error"`
+		Rows  []struct {
+			ID uint64 `json:"id"`
+		} `json:"rows"`
+	}
+	resp.json(t, &body)
+	if want := fmt.Sprintf("no rows were imported: %d rows conflict with stored records", taken); body.Error != want {
+		t.Errorf("error %q, want %q", body.Error, want)
+	}
+	var ids []uint64
+	for _, row := range body.Rows {
+		ids = append(ids, row.ID)
+	}
+	if want := []uint64{2001, 2002, 2003, 2004, 2005, 2006}; !slices.Equal(ids, want) {
+		t.Errorf("rows name ids %v, want %v", ids, want)
+	}
+	if got := send(t, http.MethodGet, api+"/urls", "").header.Get("X-Total-Count"); got != strconv.Itoa(taken) {
+		t.Errorf("GET /urls: X-Total-Count %s, want %d", got, taken)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -360,17 +361,64 @@ func (s *Server) homeOfMissingURL(urlID uint64, eventType, details string) strin
 }
 
 // checkBulkParts has every shard check its part against its data at
-// once, writing nothing, and returns the first failure.
+// once, writing nothing. It returns the first failure, except when
+// several shards find rows that conflict with their records: it then
+// returns the rows of all of them, as one server would.
 func (s *Server) checkBulkParts(r *http.Request, kind bulkKind, parts map[string]*bytes.Buffer) error {
 	header := authHeader(r)
 	header.Set("Content-Type", "text/csv")
 	uri := internalPrefix + "bulk/check?kind=" + kind.noun()
+	var failures []error
 	for _, res := range s.callEach(r, parts, http.MethodPost, uri, header, http.StatusOK) {
 		if res.err != nil {
-			return res.err
+			failures = append(failures, res.err)
 		}
 	}
-	return nil
+	if len(failures) == 0 {
+		return nil
+	}
+	if merged := mergeConflicts(failures); merged != nil {
+		return merged
+	}
+	return failures[0]
+}
+
+// conflictCount reads the number of conflicting rows from the message of
+// a shard's *store.ConflictsError, which lists at most the first 50.
+var conflictCount = regexp.MustCompile(`^no rows were imported: (\d+) rows conflict`)
+
+// mergeConflicts returns the conflicting rows of two or more shards as one
+// *store.ConflictsError, sorted by id, or nil unless every failure is a
+// shard's 422 that names rows by id.
+func mergeConflicts(failures []error) error {
+	if len(failures) < 2 {
+		return nil
+	}
+	var rows []*store.ImportError
+	total := 0
+	for _, failure := range failures {
+		statusErr, ok := errors.AsType[*peerStatusError](failure)
+		if !ok || statusErr.resp.Status != http.StatusUnprocessableEntity {
+			return nil
+		}
+		var body errorBody
+		if err := json.Unmarshal(statusErr.resp.Body, &body); err != nil || len(body.Rows) == 0 {
+			return nil
+		}
+		for _, row := range body.Rows {
+			if row.ID == 0 || row.Line != 0 {
+				return nil
+			}
+			rows = append(rows, &store.ImportError{ID: row.ID, Err: fmt.Errorf("%w: %s", store.ErrConflict, row.Reason)})
+		}
+		n := len(body.Rows)
+		if m := conflictCount.FindStringSubmatch(body.Error); m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		total += n
+	}
+	slices.SortFunc(rows, func(a, b *store.ImportError) int { return cmp.Compare(a.ID, b.ID) })
+	return &store.ConflictsError{Rows: rows[:min(len(rows), store.MaxListedConflicts)], Total: total}
 }
 
 // importParts posts each shard its part of a CSV file at once, and

@@ -61,10 +61,13 @@ func (e *ImportError) Unwrap() error {
 	return e.Err
 }
 
+// MaxListedConflicts is the number of rows that a *ConflictsError lists.
+const MaxListedConflicts = maxRowErrors
+
 // ConflictsError is an import in which more than one row conflicts with
 // the stored records, such as two links whose short codes other links
-// hold. Rows lists the first maxRowErrors of them in file order, and
-// Total counts all of them.
+// hold. Rows lists the MaxListedConflicts of them with the lowest ids, in
+// id order, and Total counts all of them.
 type ConflictsError struct {
 	Rows  []*ImportError
 	Total int
