@@ -12,8 +12,8 @@ The first form reads /proc/PID/maps to find the mapping of DBFILE and
 /proc/PID/pagemap for the pages present in it, then walks the file's
 B+trees from its newer valid meta page to name the bucket of each page.
 Pages that no bucket reaches are free pages, which an earlier commit
-used. Run it while the server still has the file open; the walk reads
-the file as it is then, so a page freed meanwhile counts as free.
+used. Run it while the server still has the file open. The walk reads
+the file as it is then, so a page freed since counts as free.
 
 The second form shows how many pages the kernel maps for each page that
 a process reads from a cached file.

@@ -104,7 +104,7 @@ func checkBackupTarget(path string, force bool) error {
 	}
 	if !info.Mode().IsRegular() {
 		return usageError{fmt.Errorf("--out %s is %s: backup writes only to a new file, or with --force to a regular file",
-			path, describeFileType(info.Mode()))}
+			path, store.DescribeFileType(info.Mode()))}
 	}
 	if !force {
 		return usageError{fmt.Errorf("--out %s already exists: choose a new file, or give --force to replace it, "+
@@ -131,23 +131,6 @@ func checkBackupDir(path string) error {
 func missingBackupDir(path string) error {
 	return fmt.Errorf("--out %s: directory %s does not exist; create it first, or choose a path in an existing directory",
 		path, filepath.Dir(path))
-}
-
-// describeFileType names the type of a file that is not a regular one.
-func describeFileType(mode fs.FileMode) string {
-	switch {
-	case mode.IsDir():
-		return "a directory"
-	case mode&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case mode&fs.ModeDevice != 0:
-		return "a device"
-	case mode&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case mode&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a regular file"
 }
 
 // downloadBackup streams GET /admin/backup into a temporary file beside

@@ -290,9 +290,6 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 	interrupted := ctx.Err() != nil
 	rep := stats.report(o, c.base.String(), interrupted)
 	if heldConns != nil {
-		// The held connections are all the load used, not --connections.
-		rep.Connections = o.holdConns
-		rep.HeldConnections = o.holdConns
 		n := heldConns.reconnects()
 		rep.Reconnects = &n
 	}
@@ -363,9 +360,9 @@ func attack(ctx context.Context, o *benchOptions, transport http.RoundTripper, t
 // report. A request gets no response when the server cannot be reached,
 // resets the connection or sends nothing within --timeout. Any such
 // request gives an *unavailableError, even when others succeeded, so that
-// a run against a server that went down mid-run does not exit 0. A run in which every
-// request got a response returns nil, whatever the statuses, unless none
-// of them succeeded.
+// a run against a server that went down mid-run does not exit 0. A run
+// in which every request got a response returns nil, whatever the
+// statuses, unless none of them succeeded.
 func (r *benchReport) failure(server string) error {
 	if r.NoResponse > 0 {
 		sample := r.noResponseSample

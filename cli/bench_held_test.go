@@ -47,9 +47,9 @@ func heldGet(t *testing.T, tr *heldTransport, addr string) error {
 // at once while it is down, and every slot opens a new connection once
 // it is back.
 func TestHeldConnectionsReopenAfterRestart(t *testing.T) {
-	const held = 3
+	const slots = 3
 	srv, addr := serveRedirects(t, "127.0.0.1:0")
-	tr, err := newHeldTransport(context.Background(), newDialGuard(false, time.Second), addr, held)
+	tr, err := newHeldTransport(context.Background(), newDialGuard(false, time.Second), addr, slots)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestHeldConnectionsReopenAfterRestart(t *testing.T) {
 	}
 
 	srv.Close()
-	for i := range 2 * held {
+	for i := range 2 * slots {
 		start := time.Now()
 		if err := heldGet(t, tr, addr); err == nil {
 			t.Fatalf("request %d while the server is down succeeded", i+1)
@@ -70,12 +70,12 @@ func TestHeldConnectionsReopenAfterRestart(t *testing.T) {
 	}
 
 	serveRedirects(t, addr)
-	for i := range 2 * held {
+	for i := range 2 * slots {
 		if err := heldGet(t, tr, addr); err != nil {
 			t.Fatalf("request %d after the restart: %v", i+1, err)
 		}
 	}
-	if got := tr.reconnects(); got != held {
-		t.Errorf("reconnects = %d, want %d, one per held connection", got, held)
+	if got := tr.reconnects(); got != slots {
+		t.Errorf("reconnects = %d, want %d, one per held connection", got, slots)
 	}
 }

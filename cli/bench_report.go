@@ -203,6 +203,11 @@ func (s *benchStats) report(o *benchOptions, server string, interrupted bool) *b
 	if o.mix != mixCreate {
 		r.Links = o.links
 	}
+	if o.holdConns > 0 {
+		// The held connections are all the load used, not --connections.
+		r.Connections = o.holdConns
+		r.HeldConnections = o.holdConns
+	}
 	if o.rate > 0 {
 		r.ScheduledRequests = uint64(math.Round(float64(o.rate) * o.duration.Seconds()))
 		r.BehindSchedule = !interrupted && float64(s.requests) < behindScheduleShare*float64(r.ScheduledRequests)

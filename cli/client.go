@@ -241,8 +241,9 @@ func hidePassword(raw string) string {
 // atLookalikes are the characters that Unicode normalization turns into @.
 var atLookalikes = []string{"@", "\uFF20", "\uFE6B"}
 
-// hidesAt reports whether s, percent-decoded up to four times, contains an
-// @ or a character that normalizes to one.
+// hidesAt reports whether s, or s percent-decoded up to four times,
+// contains an @ or a character that normalizes to one. A value that still
+// decodes further after that counts as hiding one.
 func hidesAt(s string) bool {
 	for range 5 {
 		for _, at := range atLookalikes {
@@ -299,9 +300,9 @@ func isSchemeName(s string) bool {
 // source of the value in the error.
 func parseServerURL(raw, flag string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	shown := hidePassword(raw)
-	hidden := shown != raw
-	raw = shown // from here on only for messages
+	masked := hidePassword(raw)
+	hidden := masked != raw
+	raw = masked // from here on only for messages
 	if urlErr, ok := errors.AsType[*url.Error](err); ok && !hidden {
 		// The inner error names the part at fault. It may quote the
 		// password, so a value with one gets the general message.

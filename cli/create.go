@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/server"
 )
 
 // createOptions are the flags and argument of the create command.
@@ -80,12 +82,8 @@ func checkLinkFlags(changed map[string]bool, userID, maxClicks uint64, redirectT
 	if changed["max-clicks"] && (maxClicks == 0 || maxClicks > math.MaxInt64) {
 		return outOfRange("max-clicks", maxClicks, maxClicksRange)
 	}
-	if changed["redirect-type"] {
-		switch redirectType {
-		case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		default:
-			return outOfRange("redirect-type", redirectType, redirectTypes)
-		}
+	if changed["redirect-type"] && !server.ValidRedirectStatus(redirectType) {
+		return outOfRange("redirect-type", redirectType, redirectTypes)
 	}
 	return nil
 }

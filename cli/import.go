@@ -215,7 +215,7 @@ func checkCSVFile(kind, path string) error {
 	}
 	if !info.Mode().IsRegular() {
 		return usageError{fmt.Errorf("--%s %s is %s: import reads only regular files; copy the data to a file first",
-			kind, path, describeFileType(info.Mode()))}
+			kind, path, store.DescribeFileType(info.Mode()))}
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -178,9 +178,9 @@ func TestClusterBulkListsEveryConflict(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)
 	api := "http://" + c.nginx
-	const taken = 6
+	const takenCount = 6
 	shards := make(map[string]bool)
-	for i := 1; i <= taken; i++ {
+	for i := 1; i <= takenCount; i++ {
 		resp := send(t, http.MethodPost, api+"/urls", fmt.Sprintf(`{"original_url":"https://example.com/%d","short_code":"taken%d"}`, i, i))
 		if resp.status != http.StatusCreated {
 			t.Fatalf("POST /urls: %d %s", resp.status, resp.body)
@@ -188,7 +188,7 @@ func TestClusterBulkListsEveryConflict(t *testing.T) {
 		shards[resp.header.Get("X-Linkbolt-Instance")] = true
 	}
 	if len(shards) < 2 {
-		t.Fatalf("the %d codes landed on %d shard, want at least 2 for this test", taken, len(shards))
+		t.Fatalf("the %d codes landed on %d shard, want at least 2 for this test", takenCount, len(shards))
 	}
 
 	var file strings.Builder
@@ -196,7 +196,7 @@ func TestClusterBulkListsEveryConflict(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		file.WriteString(urlRow(1000+i, fmt.Sprintf("fresh%d", i)))
 	}
-	for i := 1; i <= taken; i++ {
+	for i := 1; i <= takenCount; i++ {
 		file.WriteString(urlRow(2000+i, fmt.Sprintf("taken%d", i)))
 	}
 	resp := send(t, http.MethodPost, api+"/urls/bulk", file.String())
@@ -210,7 +210,7 @@ func TestClusterBulkListsEveryConflict(t *testing.T) {
 		} `json:"rows"`
 	}
 	resp.json(t, &body)
-	if want := fmt.Sprintf("no rows were imported: %d rows conflict with stored records", taken); body.Error != want {
+	if want := fmt.Sprintf("no rows were imported: %d rows conflict with stored records", takenCount); body.Error != want {
 		t.Errorf("error %q, want %q", body.Error, want)
 	}
 	var ids []uint64
@@ -220,7 +220,7 @@ func TestClusterBulkListsEveryConflict(t *testing.T) {
 	if want := []uint64{2001, 2002, 2003, 2004, 2005, 2006}; !slices.Equal(ids, want) {
 		t.Errorf("rows name ids %v, want %v", ids, want)
 	}
-	if got := send(t, http.MethodGet, api+"/urls", "").header.Get("X-Total-Count"); got != strconv.Itoa(taken) {
-		t.Errorf("GET /urls: X-Total-Count %s, want %d", got, taken)
+	if got := send(t, http.MethodGet, api+"/urls", "").header.Get("X-Total-Count"); got != strconv.Itoa(takenCount) {
+		t.Errorf("GET /urls: X-Total-Count %s, want %d", got, takenCount)
 	}
 }

@@ -66,12 +66,10 @@ func LoadEventsCSV(st *store.Store, r io.Reader) (int, error) {
 // importCSV finds the CSV file of a bulk request, loads it and responds
 // 201 with the number of records.
 func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*store.Store, io.Reader) (int, error)) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
-	file, err := csvFile(r)
+	body, err := s.bulkBody(w, r)
 	if err != nil {
 		return err
 	}
-	body := &bodyReader{r: file}
 	n, err := load(s.store, body)
 	if err != nil {
 		return body.explain(err)
@@ -88,17 +86,26 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*st
 // readBulkCSV reads the whole CSV file of a bulk request, for a cluster
 // shard that checks the file before it sends parts of it on.
 func (s *Server) readBulkCSV(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
-	file, err := csvFile(r)
+	body, err := s.bulkBody(w, r)
 	if err != nil {
 		return nil, err
 	}
-	body := &bodyReader{r: file}
 	data, err := io.ReadAll(body)
 	if err != nil {
 		return nil, body.explain(err)
 	}
 	return data, nil
+}
+
+// bulkBody returns the CSV file of a bulk request, limited to
+// MaxBulkBytes, in a reader that keeps the first error of the body.
+func (s *Server) bulkBody(w http.ResponseWriter, r *http.Request) (*bodyReader, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBulkBytes)
+	file, err := csvFile(r)
+	if err != nil {
+		return nil, err
+	}
+	return &bodyReader{r: file}, nil
 }
 
 // bodyReader keeps the first error of the request body, so that a body

@@ -223,8 +223,9 @@ func (rec *recorder) drain(batch []store.Click) []store.Click {
 // commit marks the clicks of bots, writes the batch and returns it
 // emptied. The store indexes the clicks later. On a full disk it keeps
 // the batch and returns it unchanged, to retry once the store accepts
-// writes again, unless the recorder is closing. Clicks that fail for any other reason are dropped and counted,
-// because such a store accepts no writes until a restart.
+// writes again, unless the recorder is closing. Clicks that fail for any
+// other reason are dropped and counted, because such a store accepts no
+// writes until a restart.
 func (rec *recorder) commit(batch []store.Click) []store.Click {
 	return rec.commitWith(batch, rec.store.RecordClicks)
 }

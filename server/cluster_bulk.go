@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -383,10 +382,6 @@ func (s *Server) checkBulkParts(r *http.Request, kind bulkKind, parts map[string
 	return failures[0]
 }
 
-// conflictCount reads the number of conflicting rows from the message of
-// a shard's *store.ConflictsError, which lists at most the first 50.
-var conflictCount = regexp.MustCompile(`^no rows were imported: (\d+) rows conflict`)
-
 // mergeConflicts returns the conflicting rows of two or more shards as one
 // *store.ConflictsError, sorted by id, or nil unless every failure is a
 // shard's 422 that names rows by id.
@@ -411,9 +406,10 @@ func mergeConflicts(failures []error) error {
 			}
 			rows = append(rows, &store.ImportError{ID: row.ID, Err: fmt.Errorf("%w: %s", store.ErrConflict, row.Reason)})
 		}
+		// The rows list at most the first 50; the message has the count.
 		n := len(body.Rows)
-		if m := conflictCount.FindStringSubmatch(body.Error); m != nil {
-			n, _ = strconv.Atoi(m[1])
+		if _, err := fmt.Sscanf(body.Error, conflictsMessage, &n); err != nil {
+			n = len(body.Rows)
 		}
 		total += n
 	}

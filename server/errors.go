@@ -102,8 +102,12 @@ func csvErrorBody(e *store.CSVError) errorBody {
 	return body
 }
 
+// conflictsMessage is the error of a *store.ConflictsError, with the
+// number of its rows. A cluster shard reads the number back from it.
+const conflictsMessage = "no rows were imported: %d rows conflict with stored records"
+
 func conflictsBody(e *store.ConflictsError) errorBody {
-	msg := fmt.Sprintf("no rows were imported: %d rows conflict with stored records", e.Total)
+	msg := fmt.Sprintf(conflictsMessage, e.Total)
 	if len(e.Rows) < e.Total {
 		msg += fmt.Sprintf("; the first %d are listed", len(e.Rows))
 	}

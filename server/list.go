@@ -158,18 +158,17 @@ var listFilters = map[string][]string{
 }
 
 // linkHeader builds the first, prev, next and last links of a page. Each
-// keeps the first value of each filter of the list, which is the one the
-// list used, and leaves out every other parameter, which the list
-// ignored and which could make the header many times as long as the
-// request line.
+// keeps the first value of each filter of the list, which is the value
+// the list used. Other parameters are left out: the list ignored them,
+// and they could make the header many times as long as the request line.
 func linkHeader(r *http.Request, p store.Page, total uint64) string {
 	last := max(1, (total+uint64(p.PerPage)-1)/uint64(p.PerPage))
 	page := uint64(p.Page)
-	asked := r.URL.Query()
+	query := r.URL.Query()
 	filters := url.Values{}
 	for _, name := range listFilters[r.URL.Path] {
-		if asked.Has(name) {
-			filters.Set(name, asked.Get(name))
+		if query.Has(name) {
+			filters.Set(name, query.Get(name))
 		}
 	}
 	link := func(n uint64, rel string) string {

@@ -128,7 +128,7 @@ func New(opts Options) (*Server, error) {
 	if opts.RedirectStatus == 0 {
 		opts.RedirectStatus = DefaultRedirectStatus
 	}
-	if !validRedirectStatus(opts.RedirectStatus) {
+	if !ValidRedirectStatus(opts.RedirectStatus) {
 		return nil, fmt.Errorf("redirect status %d is not one of 301, 302, 307, 308", opts.RedirectStatus)
 	}
 
@@ -171,7 +171,9 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-func validRedirectStatus(code int) bool {
+// ValidRedirectStatus reports whether code is a status that a link may
+// redirect with: 301, 302, 307 or 308.
+func ValidRedirectStatus(code int) bool {
 	switch code {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		return true

@@ -125,7 +125,7 @@ func readLinkOptions(obj object, up *store.URLUpdate) error {
 	if v, ok, err := obj.integer("redirect_type"); err != nil {
 		return err
 	} else if ok {
-		if !validRedirectStatus(int(v)) {
+		if !ValidRedirectStatus(int(v)) {
 			return invalidField("redirect_type", "redirect_type must be 301, 302, 307 or 308")
 		}
 		up.RedirectType = store.Some(int(v))

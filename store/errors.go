@@ -108,7 +108,7 @@ type conflicts struct {
 
 func (c *conflicts) add(id uint64, err error) {
 	c.total++
-	if len(c.rows) < maxRowErrors {
+	if len(c.rows) < MaxListedConflicts {
 		c.rows = append(c.rows, &ImportError{ID: id, Err: err})
 	}
 }

@@ -105,7 +105,7 @@ func importURL(tx *bolt.Tx, b buckets, u *URL) error {
 	if holder := tombstones.Get(code); holder != nil {
 		if id := btoi(holder); id != u.ID {
 			// A link that changed its code keeps the old one reserved.
-			if _, err := readURL(b, id); err == nil {
+			if b.bucket(bucketURLs).Get(itob(id)) != nil {
 				return fmt.Errorf("%w: short_code %q was the code of url %d before it changed", ErrConflict, u.ShortCode, id)
 			}
 			return fmt.Errorf("%w: short_code %q belonged to deleted url %d", ErrConflict, u.ShortCode, id)

@@ -328,19 +328,8 @@ func checkFileKind(path string) (metaProblem string, err error) {
 		return "", nil
 	case err != nil:
 		return "", err
-	case info.IsDir():
-		return "", fmt.Errorf("open %s: it is a directory, not a database file", path)
 	case !info.Mode().IsRegular():
-		kind := "not a regular file"
-		switch t := info.Mode().Type(); {
-		case t&fs.ModeNamedPipe != 0:
-			kind = "a named pipe"
-		case t&fs.ModeSocket != 0:
-			kind = "a socket"
-		case t&fs.ModeDevice != 0:
-			kind = "a device"
-		}
-		return "", fmt.Errorf("open %s: it is %s, not a database file", path, kind)
+		return "", fmt.Errorf("open %s: it is %s, not a database file", path, DescribeFileType(info.Mode()))
 	case info.Size() == 0:
 		return "", fmt.Errorf("open %s: %w: the file is empty, so it is not a linkbolt database; "+
 			"remove it to start a new database at this path", path, ErrCorrupt)
@@ -402,6 +391,24 @@ func recoverCorrupt(err *error) {
 	}
 }
 
+// DescribeFileType names the type of a file that is not a regular one,
+// such as "a named pipe", for messages.
+func DescribeFileType(mode fs.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case mode&fs.ModeDevice != 0:
+		return "a device"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
+}
+
 // errReadFailed marks a panic or fault of bbolt on a damaged page, as
 // opposed to a file that fails the checks before bbolt reads its pages.
 var errReadFailed = errors.New("reading the file failed")
@@ -429,10 +436,10 @@ func initSchema(tx *bolt.Tx) error {
 
 // checkForeign rejects a bbolt file of another program, or one damaged
 // where its bucket names are: one that has buckets but not linkbolt's
-// meta bucket. A new file has no bucket at all,
-// and linkbolt creates all of its buckets in one commit, so a linkbolt
-// file never has some buckets without meta. Writing linkbolt's buckets
-// into such a file would change another program's data.
+// meta bucket. A new file has no bucket at all, and linkbolt creates all
+// of its buckets in one commit, so a linkbolt file never has some buckets
+// without meta. Writing linkbolt's buckets into such a file would change
+// another program's data.
 func checkForeign(tx *bolt.Tx) error {
 	if tx.Bucket(bucketMeta) != nil {
 		return nil

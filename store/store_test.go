@@ -159,8 +159,8 @@ func TestUpdateImportedDuplicateUser(t *testing.T) {
 	if _, err := s.UpdateUser(200, UserUpdate{Username: &same}); !errors.Is(err, ErrConflict) {
 		t.Errorf("renaming another user to the shared name: got %v, want ErrConflict", err)
 	}
-	taken := "navy@relay.cloud"
-	if _, err := s.UpdateUser(3, UserUpdate{Email: &taken}); !errors.Is(err, ErrConflict) {
+	otherEmail := "navy@relay.cloud"
+	if _, err := s.UpdateUser(3, UserUpdate{Email: &otherEmail}); !errors.Is(err, ErrConflict) {
 		t.Errorf("taking the email of user 112: got %v, want ErrConflict", err)
 	}
 	if got, err := s.GetUser(112); err != nil || got.Username != "NAVY" {
@@ -734,13 +734,13 @@ func TestImportedEventsKeepClickCounts(t *testing.T) {
 // maxRowErrors, and nothing is written.
 func TestImportURLsListsEveryConflict(t *testing.T) {
 	s := openStore(t, nil)
-	var held []string
+	var storedCodes []string
 	for i := range maxRowErrors + 10 {
-		held = append(held, mustURL(t, s, URL{ShortCode: fmt.Sprintf("held%d", i)}).ShortCode)
+		storedCodes = append(storedCodes, mustURL(t, s, URL{ShortCode: fmt.Sprintf("held%d", i)}).ShortCode)
 	}
 	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	imported := []URL{{ID: 1000, ShortCode: "free1", OriginalURL: "https://example.com/", IsActive: true, CreatedAt: created}}
-	for i, code := range held {
+	for i, code := range storedCodes {
 		imported = append(imported, URL{ID: uint64(2000 + i), ShortCode: code, OriginalURL: "https://example.com/", IsActive: true, CreatedAt: created})
 	}
 
@@ -752,8 +752,8 @@ func TestImportURLsListsEveryConflict(t *testing.T) {
 	if !errors.Is(err, ErrConflict) {
 		t.Errorf("errors.Is(%v, ErrConflict) = false", err)
 	}
-	if conflicts.Total != len(held) || len(conflicts.Rows) != maxRowErrors {
-		t.Errorf("%d rows listed of %d, want %d of %d", len(conflicts.Rows), conflicts.Total, maxRowErrors, len(held))
+	if conflicts.Total != len(storedCodes) || len(conflicts.Rows) != maxRowErrors {
+		t.Errorf("%d rows listed of %d, want %d of %d", len(conflicts.Rows), conflicts.Total, maxRowErrors, len(storedCodes))
 	}
 	for i, row := range conflicts.Rows {
 		if want := uint64(2000 + i); row.ID != want {
@@ -766,8 +766,8 @@ func TestImportURLsListsEveryConflict(t *testing.T) {
 
 	// A lone conflict keeps the error of one row.
 	err = s.ImportURLs(imported[:2])
-	var one *ImportError
-	if errors.As(err, &conflicts) || !errors.As(err, &one) || one.ID != 2000 {
+	var single *ImportError
+	if errors.As(err, &conflicts) || !errors.As(err, &single) || single.ID != 2000 {
 		t.Errorf("one conflict: got %v, want the *ImportError of id 2000", err)
 	}
 }

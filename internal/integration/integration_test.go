@@ -2,8 +2,8 @@ package integration
 
 import "testing"
 
-// TestFreeAddrNeverRepeats asks for more addresses than a run of tests
-// does. The kernel often gives a port that was just closed to the next
+// TestFreeAddrNeverRepeats requests more addresses than a run of tests
+// uses. The kernel often gives a port that was just closed to the next
 // listener, so without the record of handed-out addresses some repeat.
 func TestFreeAddrNeverRepeats(t *testing.T) {
 	seen := make(map[string]bool)
