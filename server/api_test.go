@@ -855,6 +855,8 @@ func TestFieldErrors(t *testing.T) {
 		{name: "details number", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":5}`, status: 422, field: "details"},
 		{name: "details array", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":[{"a":1}]}`, status: 422, field: "details"},
 		{name: "details boolean", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":true}`, status: 422, field: "details"},
+		{name: "details repeated name", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":{"a":1,"a":2}}`, status: 422, field: "details"},
+		{name: "details nested repeated name", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":{"a":{"b":1},"c":[{"b":1,"b":1}]}}`, status: 422, field: "details"},
 		{name: "timestamp invalid", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"timestamp":"yesterday"}`, status: 422, field: "timestamp"},
 		{name: "timestamp number", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"timestamp":1758320705}`, status: 422, field: "timestamp"},
 		{name: "event unknown field", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"ip":"192.0.2.1"}`, status: 422, field: "ip"},

@@ -267,7 +267,8 @@ func (o object) reference(name, kind string) (id uint64, ok bool, err error) {
 	return v, true, nil
 }
 
-// details reads a field that must be a JSON object, or null for {}.
+// details reads a field that must be a JSON object without a repeated
+// name at any depth, or null for {}.
 func (o object) details(name string) (json.RawMessage, error) {
 	raw, ok := o[name]
 	if !ok || isNull(raw) {
@@ -279,6 +280,9 @@ func (o object) details(name string) (json.RawMessage, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, invalidField(name, "%s must be a JSON object", name)
+	}
+	if key, ok := store.RepeatedName(buf.Bytes()); ok {
+		return nil, invalidField(name, "%s has the name %q more than once; send each name once", name, truncate(key, maxEcho))
 	}
 	return buf.Bytes(), nil
 }

@@ -664,8 +664,8 @@ func parseCSVEventType(cell string) (string, error) {
 	return parseCSVText("event_type", cell)
 }
 
-// parseCSVDetails checks that a details cell is a JSON object and returns it
-// compacted. An empty cell gives {}.
+// parseCSVDetails checks that a details cell is a JSON object that has no
+// name twice, and returns it compacted. An empty cell gives {}.
 func parseCSVDetails(cell string) (json.RawMessage, error) {
 	if cell == "" {
 		return json.RawMessage(`{}`), nil
@@ -682,6 +682,9 @@ func parseCSVDetails(cell string) (json.RawMessage, error) {
 	kind := "a number"
 	switch details[0] {
 	case '{':
+		if name, ok := RepeatedName(details); ok {
+			return nil, fmt.Errorf("details has the name %s more than once", quoteCell(name))
+		}
 		return details, nil
 	case '[':
 		kind = "an array"

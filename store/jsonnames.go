@@ -1,0 +1,60 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// RepeatedName returns the first name that an object in the JSON document
+// doc has twice, at any depth. encoding/json keeps the last value of such
+// a name and other readers may keep the first, so the details of an event
+// must not have one. doc must be valid JSON.
+func RepeatedName(doc []byte) (string, bool) {
+	// A frame is an open object or array. names is nil for an array, and
+	// wantName is set while an object waits for its next name.
+	type frame struct {
+		names    map[string]bool
+		wantName bool
+	}
+	var open []frame
+	// valueDone marks the end of a value inside the innermost container.
+	valueDone := func() {
+		if n := len(open); n > 0 && open[n-1].names != nil {
+			open[n-1].wantName = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		n := len(open)
+		if n > 0 && open[n-1].wantName {
+			name, ok := tok.(string)
+			if !ok {
+				// The closing brace of the object.
+				open = open[:n-1]
+				valueDone()
+				continue
+			}
+			if open[n-1].names[name] {
+				return name, true
+			}
+			open[n-1].names[name] = true
+			open[n-1].wantName = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			open = append(open, frame{names: make(map[string]bool), wantName: true})
+		case json.Delim('['):
+			open = append(open, frame{})
+		case json.Delim(']'):
+			open = open[:n-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
