@@ -546,6 +546,7 @@ func TestUpdateCommand(t *testing.T) {
 		{"no max clicks", []string{"--no-max-clicks"}, func(u *apiURL) { u.MaxClicks = nil }},
 		{"max clicks", []string{"--max-clicks", "9"}, func(u *apiURL) { nine := uint64(9); u.MaxClicks = &nine }},
 		{"redirect type", []string{"--redirect-type", "308"}, func(u *apiURL) { u.RedirectType = 308 }},
+		{"no redirect type", []string{"--no-redirect-type"}, func(u *apiURL) { u.RedirectType = 302; u.RedirectTypeDefault = boolPtr(true) }},
 		{"several fields", []string{"--title", "Both", "--inactive"}, func(u *apiURL) { u.Title = stringPtr("Both"); u.IsActive = false }},
 	}
 	want := link
@@ -591,6 +592,8 @@ func describeLink(u apiURL) string {
 }
 
 func stringPtr(s string) *string { return &s }
+
+func boolPtr(b bool) *bool { return &b }
 
 func TestUpdateErrors(t *testing.T) {
 	clearEnv(t)

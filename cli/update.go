@@ -30,6 +30,7 @@ type updateOptions struct {
 	maxClicks    uint64
 	noMaxClicks  bool
 	redirectType int
+	noRedirect   bool
 
 	// changed holds the flags given on the command line: only those are
 	// sent.
@@ -66,6 +67,7 @@ func newUpdateCommand(g *globalOptions) *cobra.Command {
 	f.Uint64Var(&o.maxClicks, "max-clicks", 0, "clicks after which the link answers 410 Gone")
 	f.BoolVar(&o.noMaxClicks, "no-max-clicks", false, "remove the click limit")
 	f.IntVar(&o.redirectType, "redirect-type", 0, "HTTP status of the redirect: 301, 302, 307 or 308")
+	f.BoolVar(&o.noRedirect, "no-redirect-type", false, "remove the link's own redirect status, so that the server's --redirect-status applies")
 	addClientFlags(f, &o.client)
 	describeRanges(f, map[string]string{
 		"user-id":       userIDRange,
@@ -96,7 +98,7 @@ func (o *updateOptions) body() (map[string]any, error) {
 		{"user_id", "user-id", o.userID, "no-user", &o.noUser, nil},
 		{"expires_at", "expires-at", o.expiresAt, "no-expiry", &o.noExpiry, nil},
 		{"max_clicks", "max-clicks", o.maxClicks, "no-max-clicks", &o.noMaxClicks, nil},
-		{"redirect_type", "redirect-type", o.redirectType, "", nil, nil},
+		{"redirect_type", "redirect-type", o.redirectType, "no-redirect-type", &o.noRedirect, nil},
 	}
 	body := make(map[string]any)
 	for _, f := range fields {

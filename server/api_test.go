@@ -1387,6 +1387,14 @@ func TestUpdateURL(t *testing.T) {
 		{name: "owner null", body: `{"user_id":null}`,
 			fields:  map[string]any{"user_id": nil},
 			changes: []string{`{"field":"user_id","new_value":null}`}},
+		{name: "redirect_type", body: `{"redirect_type":301}`,
+			fields:  map[string]any{"redirect_type": json.Number("301"), "redirect_type_default": false},
+			changes: []string{`{"field":"redirect_type","new_value":301}`}},
+		{name: "redirect_type null", body: `{"redirect_type":null}`,
+			fields:  map[string]any{"redirect_type": json.Number("302"), "redirect_type_default": true},
+			changes: []string{`{"field":"redirect_type","new_value":null}`}},
+		{name: "redirect_type null again", body: `{"redirect_type":null}`,
+			fields: map[string]any{"redirect_type": json.Number("302"), "redirect_type_default": true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1434,6 +1442,24 @@ func TestUpdateURL(t *testing.T) {
 				wantJSONEqual(t, decodeJSON(t, []byte(details[i])), want)
 			}
 		})
+	}
+}
+
+func TestUnknownURLFieldMessage(t *testing.T) {
+	a := startAPI(t, Options{})
+	a.createURL(t, map[string]any{"original_url": "https://example.com/a"})
+
+	created := wantError(t, a.send(t, http.MethodPost, "/urls", `{"original_url":"https://example.com/b","clicks":5}`), http.StatusUnprocessableEntity, "clicks")
+	if msg := created["error"].(string); !strings.Contains(msg, "short_code") {
+		t.Errorf("create error %q does not list short_code, which a create may send", msg)
+	}
+	updated := wantError(t, a.send(t, http.MethodPut, "/urls/1", `{"clicks":5}`), http.StatusUnprocessableEntity, "clicks")
+	msg := updated["error"].(string)
+	if strings.Contains(msg, "short_code") {
+		t.Errorf("update error %q lists short_code, which an update cannot change", msg)
+	}
+	if !strings.Contains(msg, "redirect_type") {
+		t.Errorf("update error %q does not list redirect_type", msg)
 	}
 }
 

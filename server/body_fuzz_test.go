@@ -47,7 +47,8 @@ func FuzzDecodeObject(f *testing.F) {
 			func() error { _, _, err := obj.reference("user_id", "user"); return err },
 			func() error { _, err := obj.details("details"); return err },
 			func() error { _, _, err := obj.timestamp("timestamp"); return err },
-			func() error { _, err := readURLUpdate(obj); return err },
+			func() error { _, err := readURLUpdate(obj, urlCreateFields); return err },
+			func() error { _, err := readURLUpdate(obj, urlUpdateFields); return err },
 			func() error { _, err := readEvent(obj); return err },
 		}
 		for _, read := range readers {

@@ -49,7 +49,7 @@ func (s *Server) routeUpdateURL(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := obj["short_code"]; ok {
 		return invalidField("short_code", "short_code cannot change; create a new URL instead")
 	}
-	up, err := readURLUpdate(obj)
+	up, err := readURLUpdate(obj, urlUpdateFields)
 	if err != nil {
 		return err
 	}

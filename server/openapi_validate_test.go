@@ -117,6 +117,8 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 			body: `{"original_url":"https://example.com/c","expires_at":"2020-01-01 00:00:00"}`, status: 422, requestValid: true},
 		{name: "expire url now", method: "PUT", path: "/urls/3", contentType: "application/json",
 			body: `{"expires_at":"2020-01-01 00:00:00"}`, status: 200, requestValid: true},
+		{name: "url back on default redirect", method: "PUT", path: "/urls/3", contentType: "application/json",
+			body: `{"redirect_type":null}`, status: 200, requestValid: true},
 		{name: "create url taken code", method: "POST", path: "/urls", contentType: "application/json",
 			body: `{"original_url":"https://example.com/d","short_code":"docs-link"}`, status: 409, requestValid: true},
 		{name: "create url unknown user", method: "POST", path: "/urls", contentType: "application/json",

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -65,13 +66,18 @@ func optionalID(v uint64) *uint64 {
 	return &v
 }
 
-// urlFields are the fields a create or update may send.
-var urlFields = []string{"original_url", "title", "user_id", "is_active", "short_code", "expires_at", "max_clicks", "redirect_type"}
+// Fields of the JSON body of a link: an update may send
+// urlUpdateFields, and a create may also send short_code.
+var (
+	urlUpdateFields = []string{"original_url", "title", "user_id", "is_active", "expires_at", "max_clicks", "redirect_type"}
+	urlCreateFields = append(slices.Clone(urlUpdateFields), "short_code")
+)
 
-// readURLUpdate reads the fields shared by create and update.
-func readURLUpdate(obj object) (store.URLUpdate, error) {
+// readURLUpdate reads the fields shared by create and update. allowed is
+// urlCreateFields or urlUpdateFields.
+func readURLUpdate(obj object, allowed []string) (store.URLUpdate, error) {
 	var up store.URLUpdate
-	if err := obj.only(urlFields...); err != nil {
+	if err := obj.only(allowed...); err != nil {
 		return up, err
 	}
 	if v, ok, err := obj.string("original_url"); err != nil {
@@ -122,11 +128,14 @@ func readLinkOptions(obj object, up *store.URLUpdate) error {
 	} else if ok {
 		up.MaxClicks = store.Some(uint64(0))
 	}
-	if v, ok, err := obj.integer("redirect_type"); err != nil {
+	if raw, ok := obj["redirect_type"]; ok && isNull(raw) {
+		// null puts the link back on the server's --redirect-status.
+		up.RedirectType = store.Some(0)
+	} else if v, ok, err := obj.integer("redirect_type"); err != nil {
 		return err
 	} else if ok {
 		if !ValidRedirectStatus(int(v)) {
-			return invalidField("redirect_type", "redirect_type must be 301, 302, 307 or 308")
+			return invalidField("redirect_type", "redirect_type must be 301, 302, 307, 308 or null for the server's default")
 		}
 		up.RedirectType = store.Some(int(v))
 	}
@@ -136,7 +145,7 @@ func readLinkOptions(obj object, up *store.URLUpdate) error {
 // readNewURL reads the body of POST /urls: the fields of the link and its
 // custom code, where custom reports whether the body gives one.
 func readNewURL(obj object) (up store.URLUpdate, code string, custom bool, err error) {
-	up, err = readURLUpdate(obj)
+	up, err = readURLUpdate(obj, urlCreateFields)
 	if err != nil {
 		return up, "", false, err
 	}
@@ -253,7 +262,7 @@ func (s *Server) updateURL(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := obj["short_code"]; ok {
 		return invalidField("short_code", "short_code cannot change; create a new URL instead")
 	}
-	up, err := readURLUpdate(obj)
+	up, err := readURLUpdate(obj, urlUpdateFields)
 	if err != nil {
 		return err
 	}

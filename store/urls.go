@@ -21,7 +21,8 @@ func Some[T any](v T) Optional[T] {
 }
 
 // URLUpdate lists the fields of a URL to change. A zero UserID value sets
-// the owner to none, and a nil Title value clears the title.
+// the owner to none, a nil Title value clears the title, and a zero
+// RedirectType value puts the link back on the server's default status.
 type URLUpdate struct {
 	OriginalURL  Optional[string]
 	Title        Optional[*string]
@@ -273,7 +274,7 @@ func applyURLUpdate(u *URL, up URLUpdate) []updatedDetails {
 		u.MaxClicks = v.Value
 	}
 	if v := up.RedirectType; v.Set {
-		change("redirect_type", v.Value != u.RedirectType, v.Value)
+		change("redirect_type", v.Value != u.RedirectType, nullableStatus(v.Value))
 		u.RedirectType = v.Value
 	}
 	return changes
@@ -288,6 +289,15 @@ func equalTitle(a, b *string) bool {
 
 // nullableID returns nil for zero, so that it encodes as JSON null.
 func nullableID(v uint64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+// nullableStatus returns nil for zero, the server's default redirect
+// status, so that it encodes as JSON null.
+func nullableStatus(v int) any {
 	if v == 0 {
 		return nil
 	}
