@@ -2264,7 +2264,8 @@ func TestListEventFilters(t *testing.T) {
 		})
 	}
 
-	malformed := []string{"url_id=abc", "url_id=-1", "url_id=1.5", "url_id=", "user_id=x", "user_id=2.0", "user_id="}
+	malformed := []string{"url_id=abc", "url_id=-1", "url_id=1.5", "url_id=", "user_id=x", "user_id=2.0", "user_id=",
+		"event_type=", "event_type=%00", "event_type=a%0Ab", "event_type=%20%20"}
 	for _, query := range malformed {
 		t.Run("malformed "+query, func(t *testing.T) {
 			field, _, _ := strings.Cut(query, "=")

@@ -327,6 +327,13 @@ func (e *timeRangeError) Error() string {
 
 // parseTime parses a timestamp and returns it in UTC, in whole seconds.
 func parseTime(s string) (time.Time, error) {
+	// RFC 3339 allows a lower-case t and z, which time.Parse rejects.
+	if len(s) > 10 && s[10] == 't' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = strings.TrimSuffix(s, "z") + "Z"
+	}
 	var err error
 	for _, layout := range timeLayouts {
 		var t time.Time

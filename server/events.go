@@ -125,6 +125,12 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if f.Type, err = stringParam(q, "event_type", maxEventType); err != nil {
 		return err
 	}
+	// A type that no event may have is a mistake, not an empty list.
+	if f.Type != nil {
+		if err := checkEventType(*f.Type); err != nil {
+			return err
+		}
+	}
 
 	// Clicks are written in batches; a client that has received its
 	// redirect must already see its click here.

@@ -429,6 +429,19 @@ func TestInvalidUnicodeInBody(t *testing.T) {
 	}
 }
 
+func TestTimestampLowerCaseLetters(t *testing.T) {
+	a := startAPI(t, Options{})
+	for _, expiry := range []string{"2099-01-02t03:04:05z", "2099-01-02T03:04:05z", "2099-01-02t05:04:05+02:00", "2099-01-02t03:04:05.5"} {
+		t.Run(expiry, func(t *testing.T) {
+			body := `{"original_url":"https://example.com/","expires_at":"` + expiry + `"}`
+			link := wantObject(t, a.send(t, http.MethodPost, "/urls", body), http.StatusCreated)
+			if link["expires_at"] != "2099-01-02T03:04:05" {
+				t.Errorf("expires_at %v, want 2099-01-02T03:04:05", link["expires_at"])
+			}
+		})
+	}
+}
+
 func TestExpiresAtInPast(t *testing.T) {
 	a := startAPI(t, Options{})
 	past := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -98,18 +97,11 @@ func (s *Store) importURLs(urls []URL) func(*bolt.Tx) error {
 // importURL upserts u through b, the buffered buckets of tx.
 func importURL(tx *bolt.Tx, b buckets, u *URL) error {
 	code := []byte(u.ShortCode)
-	if holder := b.bucket(bucketURLCodes).Get(code); holder != nil && btoi(holder) != u.ID {
-		return fmt.Errorf("%w: short_code %q belongs to url %d", ErrConflict, u.ShortCode, btoi(holder))
+	if err := codeConflict(b, code, u.ID); err != nil {
+		return err
 	}
 	tombstones := b.bucket(bucketTombstones)
-	if holder := tombstones.Get(code); holder != nil {
-		if id := btoi(holder); id != u.ID {
-			// A link that changed its code keeps the old one reserved.
-			if b.bucket(bucketURLs).Get(itob(id)) != nil {
-				return fmt.Errorf("%w: short_code %q was the code of url %d before it changed", ErrConflict, u.ShortCode, id)
-			}
-			return fmt.Errorf("%w: short_code %q belonged to deleted url %d", ErrConflict, u.ShortCode, id)
-		}
+	if tombstones.Get(code) != nil {
 		// The same URL comes back under its old id and code.
 		if err := tombstones.Delete(code); err != nil {
 			return err

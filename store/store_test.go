@@ -801,5 +801,13 @@ func TestImportConflictNamesWhyCodeIsReserved(t *testing.T) {
 		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("import of %q: got %v, want a conflict saying %q", tt.code, err, tt.want)
 		}
+		_, err = s.CreateURL(URL{ShortCode: tt.code, OriginalURL: "https://example.com/new", IsActive: true})
+		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("create with %q: got %v, want a conflict saying %q", tt.code, err, tt.want)
+		}
+	}
+	_, err := s.CreateURL(URL{ShortCode: "new1", OriginalURL: "https://example.com/new", IsActive: true})
+	if want := `short_code "new1" belongs to url 1`; !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), want) {
+		t.Errorf("create with new1: got %v, want a conflict saying %q", err, want)
 	}
 }

@@ -123,8 +123,8 @@ func (s *Store) CreateURL(u URL) (URL, error) {
 				return err
 			}
 			u.ShortCode = code
-		} else if codeTaken(tx, u.ShortCode) {
-			return fmt.Errorf("%w: short_code %q is already taken", ErrConflict, u.ShortCode)
+		} else if err := codeConflict(txBuckets{tx}, []byte(u.ShortCode), 0); err != nil {
+			return err
 		}
 
 		id, err := s.nextID(tx.Bucket(bucketURLs))
@@ -285,6 +285,24 @@ func equalTitle(a, b *string) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// codeConflict returns an error wrapping ErrConflict that names the url
+// holding code, or nil when code is free or held by the url with id self.
+// A code stays held after its url was deleted or purged, or changed it.
+func codeConflict(b buckets, code []byte, self uint64) error {
+	if holder := b.bucket(bucketURLCodes).Get(code); holder != nil && btoi(holder) != self {
+		return fmt.Errorf("%w: short_code %q belongs to url %d", ErrConflict, code, btoi(holder))
+	}
+	holder := b.bucket(bucketTombstones).Get(code)
+	if holder == nil || btoi(holder) == self {
+		return nil
+	}
+	id := btoi(holder)
+	if b.bucket(bucketURLs).Get(itob(id)) != nil {
+		return fmt.Errorf("%w: short_code %q was the code of url %d before it changed", ErrConflict, code, id)
+	}
+	return fmt.Errorf("%w: short_code %q belonged to deleted url %d and is never issued again", ErrConflict, code, id)
 }
 
 // nullableID returns nil for zero, so that it encodes as JSON null.
