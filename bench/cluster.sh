@@ -6,12 +6,13 @@
 # writes the NGINX configuration with "linkbolt nginx-conf", and runs
 # wrk -t2 -c64 against NGINX with uniformly random codes.
 #
-#   bench/cluster.sh                     # about 1 minute with the defaults
+#   bench/cluster.sh                     # about 1.5 minutes with the defaults
 #
 # Traffic goes to 127.0.0.1 only, and every wrk run is bounded by
 # timeout(1). Every process the script starts is stopped when it exits.
 # Needs nginx (/usr/sbin/nginx) and wrk. Results go to
-# bench/results/cluster-<UTC time>/.
+# bench/results/cluster-<UTC time>/, or to RESULTS_DIR/cluster-<UTC time>/
+# when RESULTS_DIR is set.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,9 +23,10 @@ CLUSTER_LINKS=${CLUSTER_LINKS:-10000} # links, spread over the shards
 SHARD_COUNTS=${SHARD_COUNTS:-"1 2 3"}
 BASE_PORT=${BASE_PORT:-27100}         # shards on BASE_PORT+1.., NGINX on BASE_PORT
 NGINX=${NGINX:-/usr/sbin/nginx}
+RESULTS_DIR=${RESULTS_DIR:-$root/bench/results} # parent of each run's folder
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-results=$root/bench/results/cluster-$stamp
+results=$RESULTS_DIR/cluster-$stamp
 work=$(mktemp -d)
 mkdir -p "$results"
 pids=()

@@ -102,8 +102,13 @@ def owners(path):
         raise SystemExit(f"residency.py: {path}: {reason}, so the file is cut short or damaged; "
                          "run linkbolt check on it")
 
-    def header(pid):
-        """Return the flags, count and overflow of page pid, checked."""
+    def header(pid, element_size=16):
+        """Return the flags, count and overflow of page pid, checked.
+
+        Branch and leaf elements take 16 bytes; the freelist's are 8-byte
+        page ids, and a count of 0xFFFF means that the first of them is
+        the real count.
+        """
         if pid < 2 or pid >= high:
             damaged(f"a page id {pid} lies outside pages 2 to {high - 1}")
         if (pid + 1) * page_size > len(data):
@@ -111,8 +116,11 @@ def owners(path):
         _, flags, count, overflow = struct.unpack_from("<QHHI", data, pid * page_size)
         if pid + overflow >= high or (pid + overflow + 1) * page_size > len(data):
             damaged(f"page {pid} has {overflow} overflow pages, past the last page")
-        if 16 + count * 16 > (overflow + 1) * page_size:
-            damaged(f"page {pid} has {count} elements, more than it holds")
+        elements = count
+        if element_size == 8 and count == 0xFFFF:
+            elements = 1 + struct.unpack_from("<Q", data, pid * page_size + 16)[0]
+        if 16 + elements * element_size > (overflow + 1) * page_size:
+            damaged(f"page {pid} has {elements} elements, more than it holds")
         return flags, count, overflow
 
     def walk(pid, name):
@@ -142,7 +150,9 @@ def owners(path):
 
     owner[0] = owner[1] = "(meta pages)"
     if freelist < high:  # bbolt writes no freelist with NoFreelistSync
-        _, _, overflow = header(freelist)
+        flags, _, overflow = header(freelist, element_size=8)
+        if flags != FREELIST:
+            damaged(f"the freelist page {freelist} has type {flags:#x}, not a freelist")
         for i in range(overflow + 1):
             owner[freelist + i] = "(freelist)"
     walk(root, None)
@@ -239,5 +249,9 @@ if __name__ == "__main__":
         main(sys.argv[1:])
     except RecursionError:
         raise SystemExit("residency.py: the B+tree nests too deep, so the file is damaged; run linkbolt check on it")
+    except BrokenPipeError:
+        # The reader of the output, such as head, stopped reading.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except (OSError, ValueError, struct.error) as e:
         raise SystemExit(f"residency.py: {e}")

@@ -40,6 +40,28 @@ GO_BENCHCOUNT=${GO_BENCHCOUNT:-3}
 UPDATE_DOCS_PLOT=${UPDATE_DOCS_PLOT:-0} # 1 copies latency.png to docs/img/
 RESULTS_DIR=${RESULTS_DIR:-$root/bench/results} # parent of each run's folder
 
+# Every setting is checked before the build, so that a typo does not stop
+# the run after minutes of measuring.
+settings_error() {
+  echo "run.sh: $1" >&2
+  exit 2
+}
+for name in WRK_DURATION WRK_ROUNDS ZIPF_ROUNDS MIX_RATE CREATE_WORKERS SEED_LINKS HOLD_CONNECTIONS HOLD_RATE BENCH_LINKS GO_BENCHCOUNT; do
+  [[ ${!name} =~ ^[1-9][0-9]{0,8}$ ]] || settings_error "$name=${!name} is not a positive whole number"
+done
+((WRK_DURATION >= 4)) || settings_error "WRK_DURATION=$WRK_DURATION is below 4 seconds, too short for the CPU profile taken during one wrk run"
+for name in MIX_DURATION HOLD_DURATION SWEEP_DURATION; do
+  [[ ${!name} =~ ^[1-9][0-9]*(ms|s|m)$ ]] || settings_error "$name=${!name} is not a duration such as 8s, 500ms or 1m"
+done
+for rate in $SWEEP_RATES; do
+  [[ $rate =~ ^[1-9][0-9]{0,8}$ ]] || settings_error "SWEEP_RATES has $rate, which is not a positive whole number"
+done
+[ -n "${SWEEP_RATES// /}" ] || settings_error "SWEEP_RATES is empty"
+[[ $ZIPF_S =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$ZIPF_S" 'BEGIN { exit !(s > 1) }' ||
+  settings_error "ZIPF_S=$ZIPF_S is not a number above 1"
+[[ $GO_BENCHTIME =~ ^[1-9][0-9]*(x|ms|s|m)$ ]] || settings_error "GO_BENCHTIME=$GO_BENCHTIME is not a count such as 100x or a duration such as 1s"
+[[ $UPDATE_DOCS_PLOT =~ ^[01]$ ]] || settings_error "UPDATE_DOCS_PLOT=$UPDATE_DOCS_PLOT is not 0 or 1"
+
 # slack is added to the timeout of every bounded command, for its start
 # and its last responses.
 slack=30
@@ -85,7 +107,24 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# bounded SECONDS COMMAND... runs COMMAND under timeout(1) and returns its
+# status. timeout(1) gives the command a process group of its own, which
+# Ctrl-C at a terminal does not reach, and bash runs a trap only once the
+# command in the foreground ends. So the command runs in the background,
+# where a signal ends the wait at once and cleanup stops the command.
+bounded() {
+  local seconds=$1 pid status=0
+  shift
+  timeout "$seconds" "$@" &
+  pid=$!
+  pids+=("$pid")
+  wait "$pid" || status=$?
+  forget_process "$pid"
+  return "$status"
+}
 
 # need_tool installs the Debian package that provides a missing command.
 need_tool() {
@@ -96,8 +135,8 @@ need_tool() {
     echo "run.sh: $cmd is missing; install the Debian package $pkg" >&2
     exit 1
   fi
-  timeout 600 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$pkg" >/dev/null
+  bounded 600 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive bounded 600 apt-get install -y -qq "$pkg" >/dev/null
 }
 
 # rss_mb prints the resident set size of a process in MiB, and its parts:
@@ -155,12 +194,14 @@ start_linkbolt() {
 }
 
 # run_wrk NAME URL [ARGS...] runs wrk with 2 threads and 64 connections,
-# saves its output as NAME.txt and prints its requests per second.
+# saves its output as NAME.txt and sets wrk_rps to its requests per second.
+# It runs in the script's shell, not in $(...), so that cleanup can stop its
+# process.
 run_wrk() {
   local name=$1 url=$2
   shift 2
-  timeout $((WRK_DURATION + slack)) wrk -t2 -c64 -d"${WRK_DURATION}s" --latency "$@" "$url" >"$results/$name.txt"
-  awk '/^Requests\/sec:/ { print $2 }' "$results/$name.txt"
+  bounded $((WRK_DURATION + slack)) wrk -t2 -c64 -d"${WRK_DURATION}s" --latency "$@" "$url" >"$results/$name.txt"
+  wrk_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$results/$name.txt")
 }
 
 # wrk_line NAME prints the requests per second, the latency percentiles
@@ -184,13 +225,15 @@ wrk_line() {
 wrk_pairs() {
   local prefix=$1 rounds=$2 ceil_url=$3 lb=$4 r c l
   shift 4
-  WRK_DURATION=2 run_wrk "$prefix-warmup-ceiling" "$ceil_url" "$@" >/dev/null
-  WRK_DURATION=2 run_wrk "$prefix-warmup-linkbolt" "$lb" "$@" >/dev/null
+  WRK_DURATION=2 run_wrk "$prefix-warmup-ceiling" "$ceil_url" "$@"
+  WRK_DURATION=2 run_wrk "$prefix-warmup-linkbolt" "$lb" "$@"
   local ceil_sum=0 lb_sum=0
   pair_rounds=""
   for ((r = 1; r <= rounds; r++)); do
-    c=$(run_wrk "$prefix-ceiling-$r" "$ceil_url" "$@")
-    l=$(run_wrk "$prefix-linkbolt-$r" "$lb" "$@")
+    run_wrk "$prefix-ceiling-$r" "$ceil_url" "$@"
+    c=$wrk_rps
+    run_wrk "$prefix-linkbolt-$r" "$lb" "$@"
+    l=$wrk_rps
     log "  round $r: ceiling $c req/s, linkbolt $l req/s"
     ceil_sum=$(awk -v a="$ceil_sum" -v b="$c" 'BEGIN { print a + b }')
     lb_sum=$(awk -v a="$lb_sum" -v b="$l" 'BEGIN { print a + b }')
@@ -208,7 +251,7 @@ wrk_pairs() {
 run_bench() {
   local name=$1 status=0
   shift
-  timeout 300 "$work/linkbolt" bench --output json "$@" >"$results/$name.json" || status=$?
+  bounded 300 "$work/linkbolt" bench --output json "$@" >"$results/$name.json" || status=$?
   if [ "$status" -ne 0 ]; then
     echo "run.sh: linkbolt bench $name exited with $status; its report, if any, is in $results/$name.json" >&2
     exit "$status"
@@ -294,7 +337,7 @@ for rate in $SWEEP_RATES; do
     "$results/sweep-$rate.json" >>"$results/sweep.csv"
 done
 machine_line="$(awk -F': ' '/^cpu/ { c = $2 } /^nproc/ { n = $2 } END { print c ", " n " cores" }' "$results/machine.txt"), $(date -u +%Y-%m-%d)"
-timeout 60 gnuplot -e "csv='$results/sweep.csv'; out='$results/latency.png'; machine='$machine_line'" bench/latency.gp
+bounded 60 gnuplot -e "csv='$results/sweep.csv'; out='$results/latency.png'; machine='$machine_line'" bench/latency.gp
 # The committed image belongs to the run that docs/benchmarks.md
 # describes, so a run replaces it only on request.
 if [ "$UPDATE_DOCS_PLOT" = 1 ]; then
@@ -312,7 +355,7 @@ awk -v n="$BENCH_LINKS" 'BEGIN {
     printf "%d,,z%d,https://example.com/docs/%d?a=1&a=2#intro,,True,2025-01-01 00:00:00,\n", i, i, i
 }' >"$work/large.csv"
 import_start=$(date +%s%N)
-timeout 1800 "$work/linkbolt" import --db "$work/large.db" --urls "$work/large.csv" >"$results/large-import.txt"
+bounded 1800 "$work/linkbolt" import --db "$work/large.db" --urls "$work/large.csv" >"$results/large-import.txt"
 import_s=$(awk -v ns=$(($(date +%s%N) - import_start)) 'BEGIN { printf "%.1f", ns / 1e9 }')
 start_linkbolt large "$work/large.db" --cache-size "$cache_size" --pprof-addr 127.0.0.1:0
 large_url=$lb_url
@@ -325,7 +368,7 @@ wrk_pairs zipf "$ZIPF_ROUNDS" "$ceiling_url/" "$large_url/" -s bench/zipf.lua
 zipf_ceiling=$pair_ceiling zipf_linkbolt=$pair_linkbolt zipf_ratio=$pair_ratio zipf_rounds=$pair_rounds
 large_rss_loaded=$(rss_mb "$large_pid")
 # Which buckets the mapped pages of the database file belong to.
-python3 bench/residency.py "$large_pid" "$work/large.db" >"$results/residency.txt" 2>&1 || log "residency.py failed; see residency.txt"
+bounded 300 python3 bench/residency.py "$large_pid" "$work/large.db" >"$results/residency.txt" 2>&1 || log "residency.py failed; see residency.txt"
 
 # One more Zipf run, not counted, with a CPU profile of linkbolt taken
 # meanwhile, because profiling slows the server down.
@@ -335,7 +378,7 @@ timeout $((WRK_DURATION + slack)) wrk -t2 -c64 -d"${WRK_DURATION}s" -s bench/zip
 wrk_pid=$!
 pids+=("$wrk_pid")
 sleep 1
-curl -sf --max-time $((WRK_DURATION + slack)) -o "$results/profile-cpu.prof" \
+bounded $((WRK_DURATION + slack)) curl -sf -o "$results/profile-cpu.prof" \
   "http://$pprof_addr/debug/pprof/profile?seconds=$((WRK_DURATION - 2))"
 wait "$wrk_pid"
 forget_process "$wrk_pid"
@@ -346,7 +389,7 @@ zipf_hit_ratio=$(awk -v h="$zipf_hits" -v m="$zipf_misses" 'BEGIN { printf "%.3f
 
 # --- Go benchmarks -----------------------------------------------------------------
 log "go benchmarks: -benchtime $GO_BENCHTIME -count $GO_BENCHCOUNT"
-timeout 600 go test -run '^$' -bench . -benchmem -benchtime "$GO_BENCHTIME" -count "$GO_BENCHCOUNT" \
+bounded 600 go test -run '^$' -bench . -benchmem -benchtime "$GO_BENCHTIME" -count "$GO_BENCHCOUNT" \
   ./store ./cache ./server >"$results/gobench.txt"
 
 # --- Summary ---------------------------------------------------------------------

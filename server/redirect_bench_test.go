@@ -38,11 +38,18 @@ func BenchmarkRedirectCacheHit(b *testing.B) {
 // both closed when the test or benchmark ends.
 func newStoreServer(tb testing.TB) (*Server, *store.Store) {
 	tb.Helper()
+	return newStoreServerWith(tb, Options{})
+}
+
+// newStoreServerWith is newStoreServer with opts, whose Store it sets.
+func newStoreServerWith(tb testing.TB, opts Options) (*Server, *store.Store) {
+	tb.Helper()
 	st, err := store.Open(tb.TempDir()+"/server.db", nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(Options{Store: st})
+	opts.Store = st
+	srv, err := New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
