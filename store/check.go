@@ -420,7 +420,7 @@ func (c *checker) checkEvents() {
 // readPending reads the clicks that wait to be indexed. Their events are
 // checked against them and left out of the click counts.
 func (c *checker) readPending() {
-	clicks, err := readPendingClicks(c.tx)
+	clicks, _, err := readPendingClicks(c.tx)
 	if err != nil {
 		c.add(ProblemRecord, bucketClickIndex, "%v", err)
 	}

@@ -28,6 +28,20 @@ const DefaultClickIndexDelay = time.Second
 // commit that goes past it indexes them all.
 const maxPendingClicks = 1 << 16
 
+// clickIndexChunk is about how many clicks one commit of a timed index
+// pass indexes. bbolt holds each leaf page that a commit changes in
+// memory until the commit ends, and clicks on many links change one page
+// each. So the pass takes the clicks in URL order and commits every
+// clickIndexChunk of them, each commit changing the pages of its own range
+// of URLs.
+const clickIndexChunk = 4096
+
+// metaClickIndexMark is the meta key of an index pass cut into several
+// commits: an event id and a URL id, 16 bytes. Every pending click whose
+// event id and URL id are both at most these is indexed already. The
+// pass that indexes the last pending click removes the key.
+var metaClickIndexMark = []byte("click_index_mark")
+
 // pendingClickLen is the length of one click in a value of
 // bucketClickIndex: the URL id, the user id and a flag byte. The key is the
 // event id of the batch's first click, and the clicks of a batch have
@@ -54,31 +68,44 @@ func appendPendingClick(buf []byte, c *Click) []byte {
 }
 
 // readPendingClicks returns the clicks waiting to be indexed, in event id
-// order. A store opened read-only on a file written before late indexing
-// has no such bucket and none waiting.
-func readPendingClicks(tx *bolt.Tx) ([]pendingClick, error) {
+// order, without those that an earlier commit of a cut pass indexed. last
+// is the highest event id in the pending bucket, indexed or not. A store
+// opened read-only on a file written before late indexing has no such
+// bucket and none waiting.
+func readPendingClicks(tx *bolt.Tx) (clicks []pendingClick, last uint64, err error) {
 	b := tx.Bucket(bucketClickIndex)
 	if b == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
-	var clicks []pendingClick
+	var markEvent, markURL uint64
+	if mark := tx.Bucket(bucketMeta).Get(metaClickIndexMark); mark != nil {
+		if len(mark) != 16 {
+			return nil, 0, fmt.Errorf("%w: meta %s = %x is not an event id and a URL id of 8 bytes each", ErrCorrupt, metaClickIndexMark, mark)
+		}
+		markEvent, markURL = btoi(mark[:8]), btoi(mark[8:])
+	}
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if len(k) != 8 || len(v) == 0 || len(v)%pendingClickLen != 0 {
-			return nil, fmt.Errorf("%w: pending clicks %x = %.40x... is not an 8-byte event id and a value of %d bytes per click", ErrCorrupt, k, v, pendingClickLen)
+			return nil, 0, fmt.Errorf("%w: pending clicks %x = %.40x... is not an 8-byte event id and a value of %d bytes per click", ErrCorrupt, k, v, pendingClickLen)
 		}
 		first := btoi(k)
 		for i := 0; i < len(v); i += pendingClickLen {
 			c := v[i : i+pendingClickLen]
-			clicks = append(clicks, pendingClick{
+			p := pendingClick{
 				event: first + uint64(i/pendingClickLen),
 				url:   binary.BigEndian.Uint64(c),
 				user:  binary.BigEndian.Uint64(c[8:]),
 				bot:   c[16]&pendingBot != 0,
-			})
+			}
+			last = p.event
+			if p.event <= markEvent && p.url <= markURL {
+				continue
+			}
+			clicks = append(clicks, p)
 		}
 	}
-	return clicks, nil
+	return clicks, last, nil
 }
 
 // indexClicks indexes the pending clicks of the transaction that the
@@ -87,20 +114,45 @@ func (s *Store) indexClicks(tx *bolt.Tx) error {
 	if s.txPending == 0 {
 		return nil
 	}
-	if err := indexPendingClicks(tx); err != nil {
+	if _, err := indexPendingClicks(tx, 0); err != nil {
 		return err
 	}
 	s.txPending = 0
 	return nil
 }
 
-// indexPendingClicks writes the index entries by URL and by user and the
-// click counts of every pending click, in key order, and empties the
-// pending bucket.
-func indexPendingClicks(tx *bolt.Tx) error {
-	clicks, err := readPendingClicks(tx)
-	if err != nil || len(clicks) == 0 {
+// indexClickChunk indexes about clickIndexChunk of the pending clicks, in
+// URL order, as one commit of a timed pass.
+func (s *Store) indexClickChunk(tx *bolt.Tx) error {
+	n, err := indexPendingClicks(tx, clickIndexChunk)
+	if err != nil {
 		return err
+	}
+	s.txPending = max(s.txPending-int64(n), 0)
+	if tx.Bucket(bucketMeta).Get(metaClickIndexMark) == nil {
+		// The pass is over, even if the in-memory count differs.
+		s.txPending = 0
+	}
+	return nil
+}
+
+// indexPendingClicks writes the index entries by URL and by user and the
+// click counts of the pending clicks, in key order, and returns how many
+// it indexed. With limit 0 it indexes them all. Otherwise it stops after
+// at least limit clicks at the end of a URL, and records in
+// metaClickIndexMark how far it got. Once no click is left it empties the
+// pending bucket and removes the mark.
+func indexPendingClicks(tx *bolt.Tx, limit int) (int, error) {
+	clicks, last, err := readPendingClicks(tx)
+	if err != nil {
+		return 0, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	if len(clicks) == 0 {
+		if last == 0 {
+			return 0, nil
+		}
+		return 0, clearPendingClicks(tx)
 	}
 
 	// bbolt keeps the keys until the commit, so they share one buffer
@@ -116,13 +168,17 @@ func indexPendingClicks(tx *bolt.Tx) error {
 	slices.SortFunc(clicks, func(a, b pendingClick) int {
 		return cmp.Or(cmp.Compare(a.url, b.url), cmp.Compare(a.event, b.event))
 	})
+	all := len(clicks)
+	if limit > 0 {
+		clicks = clicks[:chunkEnd(clicks, limit, meta.Get(metaClickIndexMark))]
+	}
 	byURL, counts, urls := tx.Bucket(bucketEventURLs), tx.Bucket(bucketClicks), tx.Bucket(bucketURLs)
 	for i := 0; i < len(clicks); {
 		url := clicks[i].url
 		var n uint64
 		for ; i < len(clicks) && clicks[i].url == url; i++ {
 			if err := byURL.Put(pair(url, clicks[i].event), nil); err != nil {
-				return err
+				return 0, err
 			}
 			if !clicks[i].bot {
 				n++
@@ -134,9 +190,10 @@ func indexPendingClicks(tx *bolt.Tx) error {
 			continue
 		}
 		if err := counts.Put(key, itob(btoi(counts.Get(key))+n)); err != nil {
-			return err
+			return 0, err
 		}
 	}
+	lastURL := clicks[len(clicks)-1].url
 
 	slices.SortFunc(clicks, func(a, b pendingClick) int {
 		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.event, b.event))
@@ -147,10 +204,41 @@ func indexPendingClicks(tx *bolt.Tx) error {
 			continue
 		}
 		if err := byUser.Put(pair(c.user, c.event), nil); err != nil {
-			return err
+			return 0, err
 		}
 	}
 
+	if len(clicks) < all {
+		// Every pending click up to event last is indexed up to lastURL:
+		// those before the mark were, and this chunk did the rest.
+		mark := binary.BigEndian.AppendUint64(itob(last), lastURL)
+		return len(clicks), meta.Put(metaClickIndexMark, mark)
+	}
+	return len(clicks), clearPendingClicks(tx)
+}
+
+// chunkEnd returns how many of the clicks, sorted by URL, one commit of a
+// cut pass indexes: at least limit, up to the end of a URL. It goes on up
+// to the URL of the mark of the commit before, so that the new mark
+// covers every click that the old one did.
+func chunkEnd(clicks []pendingClick, limit int, mark []byte) int {
+	var markURL uint64
+	if len(mark) == 16 {
+		markURL = btoi(mark[8:])
+	}
+	end := min(limit, len(clicks))
+	for end < len(clicks) && (clicks[end].url == clicks[end-1].url || clicks[end-1].url < markURL) {
+		end++
+	}
+	return end
+}
+
+// clearPendingClicks empties the pending bucket and removes the mark of a
+// cut pass, once every pending click is indexed.
+func clearPendingClicks(tx *bolt.Tx) error {
+	if err := tx.Bucket(bucketMeta).Delete(metaClickIndexMark); err != nil {
+		return err
+	}
 	if err := tx.DeleteBucket(bucketClickIndex); err != nil {
 		return err
 	}

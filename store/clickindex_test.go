@@ -2,8 +2,11 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -215,5 +218,188 @@ func checkClean(t *testing.T, s *Store) {
 	}
 	if report.PendingClicks != 0 {
 		t.Errorf("check after close: %d pending clicks, want 0", report.PendingClicks)
+	}
+}
+
+// clicksOn returns n clicks, click i on links[i%len(links)], every third
+// one with user, and the count that each link should get.
+func clicksOn(links []URL, n int, user uint64) ([]Click, map[uint64]uint64) {
+	clicks := make([]Click, n)
+	want := make(map[uint64]uint64)
+	for i := range clicks {
+		c := Click{URLID: links[i%len(links)].ID, Time: time.Now()}
+		if i%3 == 0 {
+			c.UserID = user
+		}
+		clicks[i] = c
+		want[c.URLID]++
+	}
+	return clicks, want
+}
+
+// wantCounts checks the click count of every link of want.
+func wantCounts(t *testing.T, s *Store, want map[uint64]uint64) {
+	t.Helper()
+	for id, n := range want {
+		u, err := s.GetURL(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.ClickCount != n {
+			t.Errorf("url %d: click count %d, want %d", id, u.ClickCount, n)
+		}
+	}
+}
+
+// TestCutIndexPassSurvivesACrash indexes the first chunk of a cut pass,
+// records more clicks, and copies the file in that state, which is what a
+// crash between two commits of the pass leaves. Opening the copy must
+// index every other click once and no click twice.
+func TestCutIndexPassSurvivesACrash(t *testing.T) {
+	s := openStore(t, &Options{ClickIndexDelay: time.Hour})
+	u := mustUser(t, s, "alice")
+	links := make([]URL, 50)
+	for i := range links {
+		links[i] = mustURL(t, s, URL{})
+	}
+	clicks, want := clicksOn(links, 300, u.ID)
+	recordPending(t, s, clicks)
+
+	var indexed int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		indexed, err = indexPendingClicks(tx, 64)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if indexed < 64 || indexed >= 300 {
+		t.Fatalf("first chunk indexed %d clicks, want from 64 to fewer than 300", indexed)
+	}
+	var mark []byte
+	s.db.View(func(tx *bolt.Tx) error {
+		mark = bytes.Clone(tx.Bucket(bucketMeta).Get(metaClickIndexMark))
+		return nil
+	})
+	if len(mark) != 16 {
+		t.Fatalf("mark after the first chunk = %x, want an event id and a URL id", mark)
+	}
+
+	// Clicks recorded after the mark, on links below and above it.
+	more, wantMore := clicksOn(links, 120, u.ID)
+	if err := s.RecordClicks(more); err != nil {
+		t.Fatal(err)
+	}
+	for id, n := range wantMore {
+		want[id] += n
+	}
+
+	path := filepath.Join(t.TempDir(), "crashed.db")
+	var buf bytes.Buffer
+	if _, err := s.Backup(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	report, err := Check(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !report.OK() || report.PendingClicks != 420-indexed {
+		t.Fatalf("check of the copy: %v, %d pending clicks; want no problem and %d", report.Problems, report.PendingClicks, 420-indexed)
+	}
+
+	b, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, b, want)
+	_, total, err := b.ListEvents(EventFilter{UserID: &u.ID}, Page{1, 1})
+	if err != nil || total != 140 {
+		t.Errorf("events of the user = %d, %v; want 140", total, err)
+	}
+	checkClean(t, b)
+
+	// The store itself finishes the pass in chunks of one link, each of
+	// which must reach past the old mark before it sets a new one.
+	for range 1000 {
+		var more bool
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			if _, err := indexPendingClicks(tx, 1); err != nil {
+				return err
+			}
+			more = tx.Bucket(bucketMeta).Get(metaClickIndexMark) != nil
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more {
+			break
+		}
+	}
+	s.pending.Store(0)
+	wantCounts(t, s, want)
+	checkClean(t, s)
+}
+
+// TestTimedIndexPassCountsEveryClick records clicks on more links than
+// one chunk of a timed pass covers and waits for the pass.
+func TestTimedIndexPassCountsEveryClick(t *testing.T) {
+	s := openStore(t, &Options{ClickIndexDelay: 20 * time.Millisecond})
+	u := mustUser(t, s, "alice")
+	links := make([]URL, 3*clickIndexChunk)
+	for i := range links {
+		links[i] = URL{ID: uint64(i + 1), ShortCode: fmt.Sprintf("c%d", i), OriginalURL: "https://example.com/", IsActive: true, CreatedAt: now()}
+	}
+	if err := s.ImportURLs(links); err != nil {
+		t.Fatal(err)
+	}
+	clicks, want := clicksOn(links, 4*clickIndexChunk, u.ID)
+	for batch := range slices.Chunk(clicks, 1000) {
+		if err := s.RecordClicks(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.PendingClicks() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clicks still pending after 20 s", s.PendingClicks())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantCounts(t, s, want)
+	checkClean(t, s)
+}
+
+func TestChunkEnd(t *testing.T) {
+	urls := func(ids ...uint64) []pendingClick {
+		clicks := make([]pendingClick, len(ids))
+		for i, id := range ids {
+			clicks[i] = pendingClick{event: uint64(i + 1), url: id}
+		}
+		return clicks
+	}
+	mark := func(url uint64) []byte { return binary.BigEndian.AppendUint64(itob(99), url) }
+	tests := []struct {
+		name   string
+		clicks []pendingClick
+		limit  int
+		mark   []byte
+		want   int
+	}{
+		{name: "at a URL boundary", clicks: urls(1, 2, 3, 4), limit: 2, want: 2},
+		{name: "to the end of a URL", clicks: urls(1, 2, 2, 2, 3), limit: 2, want: 4},
+		{name: "fewer than the limit", clicks: urls(1, 2), limit: 5, want: 2},
+		{name: "up to the old mark", clicks: urls(1, 2, 5, 7, 9), limit: 1, mark: mark(7), want: 4},
+		{name: "past the old mark", clicks: urls(1, 8, 9), limit: 1, mark: mark(7), want: 2},
+		{name: "all below the old mark", clicks: urls(1, 2, 3), limit: 1, mark: mark(7), want: 3},
+	}
+	for _, tt := range tests {
+		if got := chunkEnd(tt.clicks, tt.limit, tt.mark); got != tt.want {
+			t.Errorf("%s: chunkEnd = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }

@@ -254,7 +254,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	// Clicks left pending by a crash are indexed before any write.
 	err = db.Update(func(tx *bolt.Tx) error {
-		if err := indexPendingClicks(tx); err != nil {
+		if _, err := indexPendingClicks(tx, 0); err != nil {
 			return err
 		}
 		meta := tx.Bucket(bucketMeta)
@@ -601,7 +601,7 @@ func (s *Store) dryRun(fn func(*bolt.Tx) error) (err error) {
 	}
 	defer tx.Rollback()
 	fillAppendedBuckets(tx)
-	if err := indexPendingClicks(tx); err != nil {
+	if _, err := indexPendingClicks(tx, 0); err != nil {
 		return err
 	}
 	return fn(tx)
@@ -675,13 +675,18 @@ func (s *Store) commitLoop() {
 }
 
 // commitIndex commits the index entries and counts of the pending clicks,
-// if there are any and the store accepts writes.
+// if there are any and the store accepts writes. It cuts them into
+// commits of about clickIndexChunk clicks each, so that a commit holds
+// the pages of one range of URLs in memory, not of all of them. No other
+// write runs between these commits.
 func (s *Store) commitIndex() {
-	if s.pending.Load() == 0 || s.failed.Load() != nil {
-		return
+	for s.pending.Load() > 0 && s.failed.Load() == nil {
+		w := &write{fn: s.indexClickChunk, deferIndex: true, done: make(chan error, 1)}
+		s.commit([]*write{w})
+		if err := <-w.done; err != nil {
+			return
+		}
 	}
-	w := &write{fn: func(*bolt.Tx) error { return nil }, done: make(chan error, 1)}
-	s.commit([]*write{w})
 }
 
 // fillBatch appends the writes already queued, without waiting.
