@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +50,11 @@ const (
 
 	// maxBenchConnections bounds the connections open to the server.
 	maxBenchConnections = 65_535
+
+	// maxCreateBody bounds the bytes read from the body of each response
+	// of a mix that creates links. A created link's JSON takes about 300
+	// bytes.
+	maxCreateBody = 64 << 10
 
 	// benchAttackName is sent in the X-Vegeta-Attack header of every
 	// request of the load run, so that a server-side count can tell them
@@ -93,15 +102,19 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 			"latency percentiles, the error rate and the status codes. Requests leave on a fixed\n" +
 			"schedule, whether or not earlier ones were answered, so that the latencies include\n" +
 			"the time requests queue at the server. Redirects are not followed: a 3xx answer is\n" +
-			"a success. Latency percentiles are estimated with a t-digest; the maximum is exact.\n\n" +
+			"a success. A create succeeds only with a 201 whose JSON body has a short_code.\n" +
+			"Latency percentiles are estimated with a t-digest; the maximum is exact.\n\n" +
 			"After the load bench prints the report, then exits with 5 if any request got no\n" +
 			"response (connection refused or reset, or no answer within --timeout). A run in which\n" +
 			"every request got a response exits 0, error statuses included, unless none of them\n" +
-			"succeeded (exit 1). SIGINT or SIGTERM during the load stops it: bench prints the\n" +
-			"report of the requests sent so far and exits with 1. When fewer than 90% of the\n" +
-			"requests that --rate schedules were sent, bench warns on stderr and still exits 0.\n" +
-			"Before the create mix, one GET /urls checks that the server answers and accepts the\n" +
-			"API key, so that a missing key exits 4 and an unreachable server 5 at once.\n\n" +
+			"succeeded, or fewer than two were sent at different times, which measures no rate\n" +
+			"(exit 1). SIGINT or SIGTERM during the load stops it: bench prints the report of the\n" +
+			"requests sent so far and exits with 1. When fewer than 90% of the requests that\n" +
+			"--rate schedules were sent, bench warns on stderr and still exits 0. Before the\n" +
+			"create mix, one GET /urls checks that the server answers with linkbolt's JSON list\n" +
+			"of links and accepts the API key, so that a missing key exits 4, and a server that\n" +
+			"is unreachable or not linkbolt exits 5, at once. Seeding and --reuse reject links\n" +
+			"without a short code and codes returned twice, with exit 5.\n\n" +
 			"Mixes:\n" +
 			"  redirect   GET of seeded codes\n" +
 			"  hackathon  80% redirects, 10% GET /urls pages, 7% POST /urls, 3% GET /health\n" +
@@ -127,7 +140,7 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.reuse, "reuse", false, "reuse active links of the server without click limit or expiry, and seed only the missing ones")
 	f.Var(&o.mix, "mix", "requests to send: redirect, hackathon or create")
 	f.IntVar(&o.rate, "rate", 1000, "requests per second; 0 sends as fast as --workers allow")
-	f.DurationVar(&o.duration, "duration", defaultBenchDuration, "time during which requests are sent, at most "+maxBenchDuration.String())
+	f.DurationVar(&o.duration, "duration", defaultBenchDuration, "time during which requests are sent, at most "+maxBenchDuration.String()+", and with --rate R at least 2/R seconds")
 	f.IntVar(&o.workers, "workers", defaultBenchWorkers, fmt.Sprintf("concurrent requests with --rate 0, and the initial workers otherwise (which grow up to %d)", maxBenchWorkers))
 	f.IntVar(&o.connections, "connections", defaultBenchConnections, fmt.Sprintf("connections open to the server at most, 1 to %d; requests beyond them wait, and the wait counts in their latency; not with --hold-connections", maxBenchConnections))
 	f.IntVar(&o.holdConns, "hold-connections", 0, fmt.Sprintf("open this many keep-alive connections before the load, up to %d, and send the requests over them in turn so that all stay in use; 0 opens connections as needed, up to --connections", maxBenchConnections))
@@ -161,6 +174,9 @@ func (o *benchOptions) validate() error {
 		return fmt.Errorf("invalid --rate %d: must be 0 to %d requests per second", o.rate, maxBenchRate)
 	case o.duration <= 0 || o.duration > maxBenchDuration:
 		return fmt.Errorf("invalid --duration %v: must be positive and at most %v", o.duration, maxBenchDuration)
+	case o.rate > 0 && scheduledRequests(o.rate, o.duration) < minRateRequests:
+		return fmt.Errorf("invalid --duration %v at --rate %d: it schedules %d request(s), and a sent rate needs at least %d; give --duration %v or more",
+			o.duration, o.rate, scheduledRequests(o.rate, o.duration), minRateRequests, minBenchDuration(o.rate))
 	case o.workers < 1 || o.workers > maxBenchWorkers:
 		return fmt.Errorf("invalid --workers %d: must be 1 to %d", o.workers, maxBenchWorkers)
 	case o.connections < 1 || o.connections > maxBenchConnections:
@@ -305,7 +321,7 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 		return fmt.Errorf("the load was interrupted (%v) after %.2fs of %v; the report covers only the %d requests sent until then",
 			context.Cause(ctx), rep.Elapsed, o.duration, rep.Requests)
 	}
-	if rep.BehindSchedule && o.warnings != nil {
+	if rep.BehindSchedule && rep.SentRate > 0 && o.warnings != nil {
 		fmt.Fprintf(o.warnings, "linkbolt: warning: sent %d of the %d requests that --rate %d schedules in %v (%.1f%%); the generator fell behind, so the report describes the sent rate of %.1f req/s, not the offered rate\n",
 			rep.Requests, rep.ScheduledRequests, o.rate, o.duration, 100*float64(rep.Requests)/float64(rep.ScheduledRequests), rep.SentRate)
 	}
@@ -313,14 +329,55 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 }
 
 // probeServer sends one GET /urls before a load that seeds nothing, so
-// that a server that is down or rejects the API key fails the run at once
-// with exit 5 or 4, as seeding does for the other mixes.
+// that a server that is down (exit 5), rejects the API key (exit 4) or
+// does not return linkbolt's list of links (exit 5) fails the run at once,
+// as seeding does for the other mixes.
 func probeServer(ctx context.Context, c *apiClient) error {
 	query := url.Values{"page": {"1"}, "per_page": {"1"}}
-	if _, _, err := c.call(ctx, http.MethodGet, "/urls", query, nil); err != nil {
+	data, header, err := c.call(ctx, http.MethodGet, "/urls", query, nil)
+	if err == nil {
+		err = checkLinkList(data, header)
+		if err != nil {
+			err = &unavailableError{op: http.MethodGet + " " + c.endpoint("/urls", nil), err: err}
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("checking the server before the load: %w", err)
 	}
 	return nil
+}
+
+// checkLinkList returns an error unless a 2xx response to GET /urls is a
+// list as linkbolt sends it: a JSON array of links that each have a short
+// code, with an X-Total-Count header.
+func checkLinkList(data []byte, header http.Header) error {
+	contentType := header.Get("Content-Type")
+	if mediaType, _, _ := mime.ParseMediaType(contentType); mediaType != "application/json" {
+		return fmt.Errorf("the response has Content-Type %q, not the application/json list of links that linkbolt sends: %s",
+			contentType, bodyExcerpt(data))
+	}
+	var links []apiURL
+	if err := json.Unmarshal(data, &links); err != nil || links == nil {
+		return fmt.Errorf("the response is not the JSON array of links that linkbolt sends: %s", bodyExcerpt(data))
+	}
+	if _, err := strconv.ParseUint(header.Get("X-Total-Count"), 10, 64); err != nil {
+		return fmt.Errorf("the response has no X-Total-Count count, which linkbolt sends with every list (got %q)", header.Get("X-Total-Count"))
+	}
+	for _, u := range links {
+		if u.ShortCode == "" {
+			return fmt.Errorf("the response lists link %d without a short_code, which every linkbolt link has", u.ID)
+		}
+	}
+	return nil
+}
+
+// bodyExcerpt returns the start of a response body for an error message,
+// on one line.
+func bodyExcerpt(data []byte) string {
+	if len(data) == 0 {
+		return "an empty body"
+	}
+	return truncateText(strings.Join(strings.Fields(string(data)), " "), 200)
 }
 
 // attack sends the load and adds every result to stats. It returns when the
@@ -336,21 +393,29 @@ func attack(ctx context.Context, o *benchOptions, transport http.RoundTripper, t
 	if o.maxWorkers > 0 {
 		maxWorkers = uint64(o.maxWorkers)
 	}
-	pacer := vegeta.ConstantPacer{Freq: o.rate, Per: time.Second}
 	if o.rate == 0 {
 		maxWorkers = uint64(o.workers)
+	}
+
+	// Only a create needs its response body, to find the short code in
+	// it, so the redirect mix reads no body into memory.
+	maxBody := int64(0)
+	if slices.Contains(tg.schedule, kindCreate) {
+		maxBody = maxCreateBody
 	}
 	attacker := vegeta.NewAttacker(
 		vegeta.Client(client),
 		vegeta.Redirects(vegeta.NoFollow),
 		vegeta.Workers(uint64(o.workers)),
 		vegeta.MaxWorkers(maxWorkers),
-		vegeta.MaxBody(0),
+		vegeta.MaxBody(maxBody),
 	)
 	stop := context.AfterFunc(ctx, func() { attacker.Stop() })
 	defer stop()
 
-	for res := range attacker.Attack(tg.next, pacer, o.duration, benchAttackName) {
+	// The pacer ends the run, so vegeta gets no duration of its own.
+	pacer := newBenchPacer(o.rate, o.duration)
+	for res := range attacker.Attack(tg.next, pacer, 0, benchAttackName) {
 		stats.add(res, tg.kindOf(res))
 	}
 	client.CloseIdleConnections()
@@ -362,7 +427,8 @@ func attack(ctx context.Context, o *benchOptions, transport http.RoundTripper, t
 // request gives an *unavailableError, even when others succeeded, so that
 // a run against a server that went down mid-run does not exit 0. A run
 // in which every request got a response returns nil, whatever the
-// statuses, unless none of them succeeded.
+// statuses, unless none of them succeeded or the run measured no sent
+// rate.
 func (r *benchReport) failure(server string) error {
 	if r.NoResponse > 0 {
 		sample := r.noResponseSample
@@ -374,13 +440,20 @@ func (r *benchReport) failure(server string) error {
 			err: fmt.Errorf("%d of %d requests got no response, such as: %s", r.NoResponse, r.Requests, sample),
 		}
 	}
-	if r.Requests == 0 || r.Successful > 0 {
-		return nil
+	if r.Requests == 0 {
+		return fmt.Errorf("the load sent no request in %v, so the report measured nothing", r.duration)
 	}
-	codes := make([]string, 0, len(r.StatusCodes))
-	for code := range r.StatusCodes {
-		codes = append(codes, code)
+	if r.Successful == 0 {
+		codes := slices.Sorted(maps.Keys(r.StatusCodes))
+		msg := fmt.Sprintf("none of %d requests succeeded (status codes %s)", r.Requests, strings.Join(codes, ", "))
+		if sample := r.commonError(); sample != nil {
+			msg += fmt.Sprintf("; %d of them: %s", sample.Count, sample.Error)
+		}
+		return errors.New(msg)
 	}
-	slices.Sort(codes)
-	return fmt.Errorf("none of %d requests succeeded (status codes %s)", r.Requests, strings.Join(codes, ", "))
+	if r.SentRate == 0 {
+		return fmt.Errorf("the load sent %d request(s) in %v, too few to measure a rate, which needs %d sent at different times; give a longer --duration",
+			r.Requests, r.duration, minRateRequests)
+	}
+	return nil
 }

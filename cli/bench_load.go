@@ -228,7 +228,7 @@ func prepareLinks(ctx context.Context, c *apiClient, n int, reuse bool, progress
 		var err error
 		codes, err = reusableCodes(ctx, c, n)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reusing links: %w", err)
 		}
 	}
 	if len(codes) == n {
@@ -238,16 +238,33 @@ func prepareLinks(ctx context.Context, c *apiClient, n int, reuse bool, progress
 	if err != nil {
 		return nil, err
 	}
-	return append(codes, seeded...), nil
+	codes = append(codes, seeded...)
+
+	// Links of one linkbolt server never share a code. A server that
+	// returns one code twice would get fewer distinct links than the
+	// report names.
+	seen := make(map[string]bool, len(codes))
+	for _, code := range codes {
+		if seen[code] {
+			err := fmt.Errorf("the server returned short code %q for two links, which linkbolt never does", code)
+			return nil, fmt.Errorf("seeding links: %w", &unavailableError{op: http.MethodPost + " " + c.endpoint("/urls", nil), err: err})
+		}
+		seen[code] = true
+	}
+	return codes, nil
 }
 
 // errEnoughLinks stops the paging of reusableCodes once it has its links.
 var errEnoughLinks = errors.New("enough links")
 
 // reusableCodes reads the codes of at most n active links without a click
-// limit or expiry, which redirect on every request.
+// limit or expiry, which redirect on every request. A link without a
+// short code, or a code listed for two links, is an *unavailableError,
+// because linkbolt sends neither, and a run over them would request GET /
+// or fewer links than the report names.
 func reusableCodes(ctx context.Context, c *apiClient, n int) ([]string, error) {
 	codes := make([]string, 0, min(n, maxPerPage))
+	ids := make(map[string]uint64) // link id by code
 	query := url.Values{"is_active": {"true"}}
 	pr := pageRequest{page: 1, perPage: maxPerPage, all: true}
 	err := c.eachPage(ctx, "/urls", query, pr, func(items []json.RawMessage, _ int64) error {
@@ -256,7 +273,11 @@ func reusableCodes(ctx context.Context, c *apiClient, n int) ([]string, error) {
 			return err
 		}
 		for _, u := range urls {
-			if u.MaxClicks != nil || u.ExpiresAt != nil {
+			repeated, err := checkListedCode(u, ids)
+			if err != nil {
+				return &unavailableError{op: http.MethodGet + " " + c.endpoint("/urls", nil), err: err}
+			}
+			if repeated || u.MaxClicks != nil || u.ExpiresAt != nil {
 				continue
 			}
 			codes = append(codes, u.ShortCode)
@@ -272,8 +293,29 @@ func reusableCodes(ctx context.Context, c *apiClient, n int) ([]string, error) {
 	return codes, nil
 }
 
+// checkListedCode returns an error when a listed link has no short code,
+// or the code of another link in ids, and otherwise adds the code to ids.
+// It reports a link that ids already holds as repeated, because a link
+// imported while the pages are read moves later links one place down, so
+// a page can list again the last link of the page before it.
+func checkListedCode(u apiURL, ids map[string]uint64) (repeated bool, err error) {
+	if u.ShortCode == "" {
+		return false, fmt.Errorf("the server listed link %d without a short_code, which every linkbolt link has", u.ID)
+	}
+	if id, ok := ids[u.ShortCode]; ok {
+		if id == u.ID {
+			return true, nil
+		}
+		return false, fmt.Errorf("the server listed short code %q for links %d and %d, which linkbolt never does", u.ShortCode, id, u.ID)
+	}
+	ids[u.ShortCode] = u.ID
+	return false, nil
+}
+
 // createBenchLinks creates n links through POST /urls, seedConcurrency at a time,
-// and returns their codes. The first failure cancels the rest.
+// and returns their codes. The first failure cancels the rest. A response
+// without a short code is an *unavailableError, because linkbolt sends one
+// for every link it creates.
 func createBenchLinks(ctx context.Context, c *apiClient, n int, progressOut io.Writer) ([]string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -287,7 +329,14 @@ func createBenchLinks(ctx context.Context, c *apiClient, n int, progressOut io.W
 			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
 				body := map[string]string{"original_url": benchTargetPrefix + "seed/" + strconv.Itoa(i)}
 				var u apiURL
-				if _, _, err := c.callJSON(ctx, http.MethodPost, "/urls", nil, body, &u); err != nil {
+				data, _, err := c.callJSON(ctx, http.MethodPost, "/urls", nil, body, &u)
+				if err == nil && u.ShortCode == "" {
+					err = &unavailableError{
+						op:  http.MethodPost + " " + c.endpoint("/urls", nil),
+						err: fmt.Errorf("the response has no short_code, which linkbolt sends for every link it creates: %s", bodyExcerpt(data)),
+					}
+				}
+				if err != nil {
 					cancel(err)
 					return
 				}

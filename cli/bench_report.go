@@ -1,18 +1,21 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"math"
+	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// maxErrorSamples is the number of distinct error messages a report keeps.
+// maxErrorSamples is the number of kinds of error that a report keeps a
+// sample of.
 const maxErrorSamples = 5
 
 // behindScheduleShare is the share of the scheduled requests below which a
@@ -30,7 +33,11 @@ type benchStats struct {
 	noResponse uint64
 	codes      map[int]uint64
 	kinds      [numKinds]kindReport
-	samples    []string
+
+	// samples holds the first message of each kind of error, up to
+	// maxErrorSamples, and sampleIndex maps the kind to its place.
+	samples     []errorSample
+	sampleIndex map[string]int
 
 	// noResponseSample is the error of the first request that got no
 	// response.
@@ -42,7 +49,7 @@ type benchStats struct {
 }
 
 func newBenchStats(bounds []time.Duration) *benchStats {
-	s := &benchStats{codes: make(map[int]uint64)}
+	s := &benchStats{codes: make(map[int]uint64), sampleIndex: make(map[string]int)}
 	if len(bounds) > 0 {
 		// A histogram needs a first bucket from zero.
 		buckets := append(vegeta.Buckets{0}, bounds...)
@@ -51,14 +58,50 @@ func newBenchStats(bounds []time.Duration) *benchStats {
 	return s
 }
 
-// succeeded reports whether a response is what its request expects: a 3xx
-// for a redirect and a 2xx for the rest. A result without a response has
-// code 0.
-func succeeded(kind benchKind, code uint16) bool {
-	if kind == kindRedirect {
-		return code >= 300 && code < 400
+// resultError returns why a result is not what its request expects, or ""
+// when it is. A redirect expects a 3xx, a create a 201 whose JSON body has
+// a short code, and the other kinds a 2xx. A result without a response has
+// code 0 and the error of the request.
+func resultError(kind benchKind, res *vegeta.Result) string {
+	code := res.Code
+	switch {
+	case code == 0 && res.Error == "":
+		return "no response"
+	case code == 0:
+		return res.Error
+	case kind == kindRedirect && code >= 300 && code < 400:
+		return ""
+	case kind == kindCreate && code == http.StatusCreated:
+		if hasShortCode(res.Body) {
+			return ""
+		}
+		return "create: status 201 without a short_code in a JSON body: " + bodyExcerpt(res.Body)
+	case kind == kindCreate:
+		return fmt.Sprintf("create: status %d, want 201", code)
+	case kind != kindRedirect && code >= 200 && code < 300:
+		return ""
 	}
-	return code >= 200 && code < 300
+	return fmt.Sprintf("%s: status %d", kind, code)
+}
+
+// hasShortCode reports whether body is a JSON object with a short_code
+// that is not empty, as linkbolt returns for a create.
+func hasShortCode(body []byte) bool {
+	var link struct {
+		ShortCode string `json:"short_code"`
+	}
+	return json.Unmarshal(body, &link) == nil && link.ShortCode != ""
+}
+
+// errorKind returns the part of an error message that identifies its kind
+// for a request that got no response. Go's wrapped network errors end with
+// the innermost cause, after the last ": ", and the text before it holds
+// the URL and the local port, which differ from one request to the next.
+func errorKind(msg string) string {
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 // add counts one result of a request of the given kind.
@@ -79,26 +122,39 @@ func (s *benchStats) add(res *vegeta.Result, kind benchKind) {
 		s.lastDone = end
 	}
 
+	msg := resultError(kind, res)
 	switch {
 	case res.Code == 0:
 		s.noResponse++
 		if s.noResponseSample == "" {
-			s.noResponseSample = truncateText(res.Error, 200)
+			s.noResponseSample = truncateText(msg, 200)
 		}
 	default:
 		s.codes[int(res.Code)]++
 	}
-	if succeeded(kind, res.Code) {
+	if msg == "" {
 		s.successful++
 		s.kinds[kind].Successful++
 		return
 	}
-	msg := res.Error
-	if msg == "" {
-		msg = fmt.Sprintf("%s: status %d", kind, res.Code)
+	s.addError(msg, res.Code == 0)
+}
+
+// addError counts an error under its kind. Messages of requests that got
+// no response are grouped by errorKind, and the others by their text,
+// which names the request kind and the status.
+func (s *benchStats) addError(msg string, noResponse bool) {
+	key := msg
+	if noResponse {
+		key = errorKind(msg)
 	}
-	if len(s.samples) < maxErrorSamples && !slices.Contains(s.samples, msg) {
-		s.samples = append(s.samples, truncateText(msg, 200))
+	if i, ok := s.sampleIndex[key]; ok {
+		s.samples[i].Count++
+		return
+	}
+	if len(s.samples) < maxErrorSamples {
+		s.sampleIndex[key] = len(s.samples)
+		s.samples = append(s.samples, errorSample{Error: truncateText(msg, 200), Count: 1})
 	}
 }
 
@@ -143,12 +199,34 @@ type benchReport struct {
 	Latency      latencyReport         `json:"latency_ms"`
 	StatusCodes  map[string]uint64     `json:"status_codes"`
 	Kinds        map[string]kindReport `json:"kinds"`
-	ErrorSamples []string              `json:"error_samples"`
+	ErrorSamples []errorSample         `json:"error_samples"`
 	Histogram    []histogramBucket     `json:"histogram,omitempty"`
 
 	// noResponseSample is the error of the first request that got no
 	// response, for the error that bench exits with.
 	noResponseSample string
+
+	// duration is --duration, for the error that bench exits with.
+	duration time.Duration
+}
+
+// errorSample is one kind of error of a run: the message of its first
+// request, and the number of requests that got an error of that kind.
+type errorSample struct {
+	Error string `json:"error"`
+	Count uint64 `json:"count"`
+}
+
+// commonError returns the sample with the most requests, or nil for a run
+// without errors.
+func (r *benchReport) commonError() *errorSample {
+	var common *errorSample
+	for i, sample := range r.ErrorSamples {
+		if common == nil || sample.Count > common.Count {
+			common = &r.ErrorSamples[i]
+		}
+	}
+	return common
 }
 
 // latencyReport holds latency percentiles in milliseconds.
@@ -196,9 +274,10 @@ func (s *benchStats) report(o *benchOptions, server string, interrupted bool) *b
 		NoResponse:   s.noResponse,
 		StatusCodes:  make(map[string]uint64, len(s.codes)),
 		Kinds:        make(map[string]kindReport),
-		ErrorSamples: slices.Clip(append([]string{}, s.samples...)),
+		ErrorSamples: slices.Clip(append([]errorSample{}, s.samples...)),
 
 		noResponseSample: s.noResponseSample,
+		duration:         o.duration,
 	}
 	if o.mix != mixCreate {
 		r.Links = o.links
@@ -209,7 +288,7 @@ func (s *benchStats) report(o *benchOptions, server string, interrupted bool) *b
 		r.HeldConnections = o.holdConns
 	}
 	if o.rate > 0 {
-		r.ScheduledRequests = uint64(math.Round(float64(o.rate) * o.duration.Seconds()))
+		r.ScheduledRequests = scheduledRequests(o.rate, o.duration)
 		r.BehindSchedule = !interrupted && float64(s.requests) < behindScheduleShare*float64(r.ScheduledRequests)
 	}
 	for code, n := range s.codes {
@@ -227,18 +306,7 @@ func (s *benchStats) report(o *benchOptions, server string, interrupted bool) *b
 	r.ErrorRate = float64(r.Errors) / float64(s.requests)
 	r.Elapsed = s.lastDone.Sub(s.firstSent).Seconds()
 
-	// n requests sent at a constant rate span n-1 intervals, so the sent
-	// rate counts intervals. The throughput window gives each request one
-	// interval, and grows to the last response when that comes later, so
-	// that the throughput never exceeds the sent rate.
-	window := r.Elapsed
-	if sending := s.lastSent.Sub(s.firstSent).Seconds(); sending > 0 {
-		r.SentRate = float64(s.requests-1) / sending
-		window = max(window, float64(s.requests)/r.SentRate)
-	}
-	if window > 0 {
-		r.Throughput = float64(s.successful) / window
-	}
+	r.SentRate, r.Throughput = s.rates(r.Elapsed)
 	r.Latency = latencyReport{
 		P50:  milliseconds(s.latency.Quantile(0.50)),
 		P95:  milliseconds(s.latency.Quantile(0.95)),
@@ -248,6 +316,27 @@ func (s *benchStats) report(o *benchOptions, server string, interrupted bool) *b
 	}
 	r.Histogram = s.histogramBuckets()
 	return r
+}
+
+// rates returns the sent rate and the throughput of a run whose elapsed
+// time, from the first request sent to the last response, is elapsed
+// seconds. n requests sent at a constant rate span n-1 intervals, so the
+// sent rate counts intervals. The throughput window gives each request
+// one interval, and grows to the last response when that comes later, so
+// that the throughput never exceeds the sent rate. Fewer than two
+// requests, or requests all sent at one instant, span no interval: both
+// rates are then 0, because the run measured neither.
+func (s *benchStats) rates(elapsed float64) (sentRate, throughput float64) {
+	sending := s.lastSent.Sub(s.firstSent).Seconds()
+	if s.requests < minRateRequests || sending <= 0 {
+		return 0, 0
+	}
+	sentRate = float64(s.requests-1) / sending
+	window := max(elapsed, float64(s.requests)/sentRate)
+
+	// The bound holds in exact arithmetic. min drops the rounding error,
+	// which can put a run without errors one ulp above its sent rate.
+	return sentRate, min(float64(s.successful)/window, sentRate)
 }
 
 func (s *benchStats) histogramBuckets() []histogramBucket {
@@ -299,8 +388,13 @@ func writeBenchTable(out io.Writer, r *benchReport) error {
 		fmt.Fprintf(tw, "offered\t%s for %gs, %d workers, %d connections at most\n", offered, r.Duration, r.Workers, r.Connections)
 	}
 	fmt.Fprintf(tw, "requests\t%d in %.2fs\n", r.Requests, r.Elapsed)
-	fmt.Fprintf(tw, "sent rate\t%.1f req/s\n", r.SentRate)
-	fmt.Fprintf(tw, "throughput\t%.1f successful req/s\n", r.Throughput)
+	if r.SentRate > 0 {
+		fmt.Fprintf(tw, "sent rate\t%.1f req/s\n", r.SentRate)
+		fmt.Fprintf(tw, "throughput\t%.1f successful req/s\n", r.Throughput)
+	} else {
+		fmt.Fprintf(tw, "sent rate\tnot measured: needs %d requests sent at different times\n", minRateRequests)
+		fmt.Fprintf(tw, "throughput\tnot measured: needs a sent rate\n")
+	}
 	fmt.Fprintf(tw, "errors\t%d (%.2f%%), %d without a response\n", r.Errors, 100*r.ErrorRate, r.NoResponse)
 	l := r.Latency
 	fmt.Fprintf(tw, "latency\tp50 %.3fms  p95 %.3fms  p99 %.3fms  max %.3fms  mean %.3fms\n", l.P50, l.P95, l.P99, l.Max, l.Mean)
@@ -333,8 +427,8 @@ func writeBenchExtras(out io.Writer, r *benchReport) error {
 	if len(r.ErrorSamples) > 0 {
 		fmt.Fprintln(tw)
 	}
-	for _, msg := range r.ErrorSamples {
-		fmt.Fprintf(tw, "error sample\t%s\n", msg)
+	for _, sample := range r.ErrorSamples {
+		fmt.Fprintf(tw, "error sample\t%d requests: %s\n", sample.Count, sample.Error)
 	}
 	if len(r.Histogram) > 0 {
 		fmt.Fprintln(tw)

@@ -151,7 +151,7 @@ func TestBenchMixes(t *testing.T) {
 				t.Errorf("requests = %d, want about 100 at 200/s for 500ms", rep.Requests)
 			}
 			if rep.Errors != 0 || rep.Successful != rep.Requests {
-				t.Errorf("errors = %d, successful = %d of %d, want no errors; samples %q", rep.Errors, rep.Successful, rep.Requests, rep.ErrorSamples)
+				t.Errorf("errors = %d, successful = %d of %d, want no errors; samples %+v", rep.Errors, rep.Successful, rep.Requests, rep.ErrorSamples)
 			}
 			var served uint64
 			for kind, n := range kinds {
@@ -294,7 +294,7 @@ func TestBenchReuseSeedsMissing(t *testing.T) {
 		t.Errorf("store holds %d links, want 3 given and 3 seeded", n)
 	}
 	if rep.Errors != 0 {
-		t.Errorf("errors = %d, want none; samples %q", rep.Errors, rep.ErrorSamples)
+		t.Errorf("errors = %d, want none; samples %+v", rep.Errors, rep.ErrorSamples)
 	}
 	if len(codes) > 4 {
 		t.Errorf("redirects went to %d codes, want at most 4", len(codes))
@@ -458,7 +458,7 @@ func TestBenchAPIKey(t *testing.T) {
 
 	rep := runBenchJSON(t, s, "--mix", "hackathon", "--links", "5", "--rate", "200", "--duration", "300ms")
 	if rep.Errors != 0 {
-		t.Errorf("errors = %d with the API key, want none; samples %q", rep.Errors, rep.ErrorSamples)
+		t.Errorf("errors = %d with the API key, want none; samples %+v", rep.Errors, rep.ErrorSamples)
 	}
 	if rep.Kinds["list"].Requests == 0 || rep.Kinds["create"].Requests == 0 {
 		t.Errorf("kinds %v, want list and create requests, which need the key", rep.Kinds)
@@ -691,6 +691,12 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"rate too high", []string{"--rate", "2000000"}, "--rate 2000000"},
 		{"zero duration", []string{"--duration", "0s"}, "--duration 0s"},
 		{"duration too long", []string{"--duration", "2h"}, "--duration 2h0m0s"},
+		{"duration below one interval", []string{"--duration", "1ns"},
+			"invalid --duration 1ns at --rate 1000: it schedules 0 request(s), and a sent rate needs at least 2; give --duration 2ms or more"},
+		{"duration of one request", []string{"--rate", "1", "--duration", "1s"},
+			"invalid --duration 1s at --rate 1: it schedules 1 request(s), and a sent rate needs at least 2; give --duration 2s or more"},
+		{"duration below two intervals", []string{"--rate", "3", "--duration", "600ms"},
+			"give --duration 666.666667ms or more"},
 		{"zero workers", []string{"--workers", "0"}, "--workers 0"},
 		{"zero connections", []string{"--connections", "0"}, "--connections 0"},
 		{"negative held connections", []string{"--hold-connections", "-1"}, "--hold-connections -1"},
@@ -737,7 +743,7 @@ func TestBenchHeldConnectionsAboveDefault(t *testing.T) {
 
 	// Without --connections on the command line, its default is no
 	// contradiction.
-	o := benchOptions{mix: mixCreate, rate: 1, duration: time.Second, workers: 1,
+	o := benchOptions{mix: mixCreate, rate: 10, duration: time.Second, workers: 1,
 		connections: defaultBenchConnections, holdConns: 20}
 	if err := o.validate(); err != nil {
 		t.Errorf("validate with --hold-connections 20: %v", err)
@@ -841,6 +847,22 @@ func TestBenchServerDiesMidRun(t *testing.T) {
 	}
 	if rep.NoResponse == 0 || rep.NoResponse != rep.Requests-served {
 		t.Errorf("no_response = %d of %d requests, want every request after the first %d", rep.NoResponse, rep.Requests, served)
+	}
+
+	// Each sample is of another kind of error, with the number of requests
+	// that got it.
+	kinds := map[string]bool{}
+	var counted uint64
+	for _, sample := range rep.ErrorSamples {
+		kind := errorKind(sample.Error)
+		if kinds[kind] {
+			t.Errorf("two error samples end in %q: %+v", kind, rep.ErrorSamples)
+		}
+		kinds[kind] = true
+		counted += sample.Count
+	}
+	if len(rep.ErrorSamples) < maxErrorSamples && counted != rep.Errors {
+		t.Errorf("error samples count %d requests, want all %d errors: %+v", counted, rep.Errors, rep.ErrorSamples)
 	}
 }
 
