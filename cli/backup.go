@@ -8,20 +8,21 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/linkbolt/linkbolt/internal/tempfile"
 	"github.com/linkbolt/linkbolt/store"
 )
 
 // backupOptions are the flags of the backup command.
 type backupOptions struct {
-	client clientOptions
-	out    string
-	force  bool
+	client   clientOptions
+	out      string
+	force    bool
+	warnings io.Writer // notes that are not the result; stderr
 }
 
 // backupJSON is the JSON output of the backup command.
@@ -41,6 +42,8 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 			"renamed to FILE, so FILE is never a partial copy. A body that is not a sound linkbolt\n" +
 			"database, such as an error page of a proxy or a copy of a damaged file, is removed and\n" +
 			"the command exits with 5.\n" +
+			"SIGINT or SIGTERM stops the download and removes the temporary file. A backup that\n" +
+			"was killed (kill -9) leaves .FILE-DIGITS.tmp, which the next backup to FILE removes.\n" +
 			"To restore, stop the server and start it on the copy with --db.\n\n" +
 			"FILE must not exist. --force replaces an existing regular file, but never a directory,\n" +
 			"a device or a symbolic link, and on Linux, macOS and the BSDs never a file that a\n" +
@@ -49,12 +52,12 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 			"write after the backup would be lost.\n\n" + clientHelp,
 		Example: "  linkbolt backup --out linkbolt-backup.db\n" +
 			"  linkbolt backup --out nightly.db --force",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
 			o.client.progress = terminalOutput(cmd.ErrOrStderr())
-			return runBackup(ctx, cmd.OutOrStdout(), o)
+			o.warnings = cmd.ErrOrStderr()
+			return runBackup(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -78,7 +81,17 @@ func runBackup(ctx context.Context, out io.Writer, o *backupOptions) error {
 	}
 	defer c.close()
 
+	// A backup that was killed left its temporary file, which no process
+	// holds any more.
+	removed, _ := tempfile.RemoveStale(filepath.Dir(o.out), backupTempPrefix(o.out), backupTempSuffix)
+	for _, tmp := range removed {
+		fmt.Fprintf(o.warnings, "note: removed %s, a temporary file that a killed backup left\n", tmp)
+	}
+
 	n, err := downloadBackup(ctx, c, o.out, o.force, o.client.progress)
+	if _, ok := errors.AsType[*interruptedError](err); ok {
+		return fmt.Errorf("%w; the partial download was removed and %s was not written", err, o.out)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,11 +146,26 @@ func missingBackupDir(path string) error {
 		path, filepath.Dir(path))
 }
 
+// backupTempSuffix ends the name of the temporary file of a backup, which
+// starts with backupTempPrefix.
+const backupTempSuffix = ".tmp"
+
+// backupTempPrefix returns the start of the names of the temporary files
+// of backups to path, before their random digits: a new name of its own,
+// rather than path.tmp, leaves any file of that name alone.
+func backupTempPrefix(path string) string {
+	return "." + filepath.Base(path) + "-"
+}
+
 // downloadBackup streams GET /admin/backup into a temporary file beside
 // path, syncs it and renames it to path once its size matches the
-// Content-Length and path still passes checkBackupTarget. On failure the
-// temporary file is removed and path is left as it was.
+// Content-Length and path still passes checkBackupTarget. On failure, and
+// when ctx ends before the rename, the temporary file is removed and path
+// is left as it was. The file is held locked until the rename, so that no
+// other backup takes it for one that a killed backup left.
 func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, bars io.Writer) (n int64, err error) {
+	// The signal ends parent. The stall timer ends only the download.
+	parent := ctx
 	ctx, stall := newStallTimer(ctx, c.timeout)
 	defer stall.stop()
 	resp, err := c.send(ctx, http.MethodGet, "/admin/backup", nil, nil, "")
@@ -146,9 +174,9 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	}
 	defer resp.Body.Close()
 
-	// A new name of its own, rather than path.tmp, leaves any file of that
-	// name alone.
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
+	// The lock is shared, so that the check below can open the file with
+	// bbolt, which takes a shared lock too.
+	f, err := tempfile.Create(filepath.Dir(path), backupTempPrefix(path), backupTempSuffix, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The directory was removed after checkBackupTarget.
 		return 0, missingBackupDir(path)
@@ -184,18 +212,22 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	if err = f.Sync(); err != nil {
 		return n, fmt.Errorf("sync %s: %w", tmp, err)
 	}
-	if err = f.Close(); err != nil {
-		return n, fmt.Errorf("close %s: %w", tmp, err)
-	}
 
 	// A proxy may strip Content-Length or respond 200 with a page of its
 	// own, and the server's file may be damaged, so the body is checked
-	// before it gets the name.
+	// before it gets the name. The check reads the whole file, so a signal
+	// is looked for before and after it.
+	if err = context.Cause(parent); err != nil {
+		return n, err
+	}
 	if err = verifyBackup(tmp); err != nil {
 		err = fmt.Errorf("the response of %d bytes is not a sound linkbolt database, so no backup was written: %w", n, err)
 		return n, &unavailableError{op: http.MethodGet + " " + c.endpoint("/admin/backup", nil), err: err, responded: true}
 	}
 
+	if err = context.Cause(parent); err != nil {
+		return n, err
+	}
 	// path may have appeared during the download.
 	if err = checkBackupTarget(path, force); err != nil {
 		return n, err
@@ -203,6 +235,8 @@ func downloadBackup(ctx context.Context, c *apiClient, path string, force bool, 
 	if err = os.Rename(tmp, path); err != nil {
 		return n, fmt.Errorf("rename %s: %w", tmp, err)
 	}
+	// The data is synced, so an error of the close cannot lose any of it.
+	f.Close()
 	syncDir(filepath.Dir(path))
 	return n, nil
 }

@@ -13,8 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,7 +107,7 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 			"every request got a response exits 0, error statuses included, unless none of them\n" +
 			"succeeded, or fewer than two were sent at different times, which measures no rate\n" +
 			"(exit 1). SIGINT or SIGTERM during the load stops it: bench prints the report of the\n" +
-			"requests sent so far and exits with 1. When fewer than 90% of the requests that\n" +
+			"requests sent so far and exits with 130 or 143. When fewer than 90% of the requests that\n" +
 			"--rate schedules were sent, bench warns on stderr and still exits 0. Before the\n" +
 			"create mix, one GET /urls checks that the server answers with linkbolt's JSON list\n" +
 			"of links and accepts the API key, so that a missing key exits 4, and a server that\n" +
@@ -124,14 +122,13 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 		Example: "  linkbolt bench --server http://127.0.0.1:8080 --mix redirect --rate 5000 --duration 10s\n" +
 			"  linkbolt bench --mix hackathon --links 10000 --zipf 1.1 --rate 2000 --output json\n" +
 			"  linkbolt bench --mix create --rate 0 --workers 64 --duration 5s",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.progress = terminalOutput(cmd.ErrOrStderr())
 			o.warnings = cmd.ErrOrStderr()
 			o.changed = changedFlags(cmd)
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runBench(ctx, cmd.OutOrStdout(), o)
+			return runBench(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 
@@ -301,8 +298,8 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 	stats := newBenchStats(o.histogram)
 	attack(ctx, o, transport, tg, stats)
 
-	// The signal context ends only on SIGINT or SIGTERM, never when the
-	// duration has passed.
+	// The command's context ends only on SIGINT or SIGTERM, never when
+	// the duration has passed.
 	interrupted := ctx.Err() != nil
 	rep := stats.report(o, c.base.String(), interrupted)
 	if heldConns != nil {
@@ -318,7 +315,7 @@ func runBench(ctx context.Context, out io.Writer, o *benchOptions) error {
 		return err
 	}
 	if interrupted {
-		return fmt.Errorf("the load was interrupted (%v) after %.2fs of %v; the report covers only the %d requests sent until then",
+		return fmt.Errorf("the load was %w after %.2fs of %v; the report covers only the %d requests sent until then",
 			context.Cause(ctx), rep.Elapsed, o.duration, rep.Requests)
 	}
 	if rep.BehindSchedule && rep.SentRate > 0 && o.warnings != nil {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -590,12 +591,12 @@ func TestBenchInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(t.Context())
 	defer cancel(nil)
 
-	// The context ends as the signal context of the command does on
-	// SIGINT, once the load has started.
+	// The context ends as the command's context does on SIGINT, once the
+	// load has started.
 	go func() {
 		for {
 			if kinds, _, _, _ := load.snapshot(); kinds["redirect"] >= 10 {
-				cancel(errors.New("interrupt signal received"))
+				cancel(&interruptedError{os.Interrupt})
 				return
 			}
 			select {
@@ -621,11 +622,11 @@ func TestBenchInterrupted(t *testing.T) {
 	if elapsed := time.Since(start); elapsed >= 10*time.Second {
 		t.Errorf("bench took %v after the interrupt, want it to stop", elapsed)
 	}
-	if err == nil || !strings.Contains(err.Error(), "the load was interrupted (interrupt signal received)") {
+	if err == nil || !strings.Contains(err.Error(), "the load was interrupted by SIGINT after ") {
 		t.Fatalf("bench error = %v, want the interruption", err)
 	}
-	if code, ok := clientExitCode(err); ok {
-		t.Errorf("interrupted bench maps to exit %d, want the default failure", code)
+	if interrupted, ok := errors.AsType[*interruptedError](err); !ok || interrupted.exitCode() != exitInterrupted {
+		t.Errorf("bench error %v does not wrap the interruption of exit code %d", err, exitInterrupted)
 	}
 	var rep benchReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {

@@ -14,6 +14,10 @@ import (
 type checkOptions struct {
 	db     string
 	output outputFormat
+
+	// dbFlag names the source of --db in messages: the flag or its
+	// environment variable.
+	dbFlag string
 }
 
 func newCheckCommand() *cobra.Command {
@@ -26,16 +30,21 @@ func newCheckCommand() *cobra.Command {
 			"live and deleted, click counts belong to existing links, the counts and id sequences\n" +
 			"match the records, and the schema version is current. Every problem is printed, up\n" +
 			fmt.Sprintf("to %d, with the total. The file is never changed. A running server holds the\n", store.MaxCheckProblems) +
-			"file, so check a backup from `linkbolt backup` instead, or stop the server.\n\n" +
+			"file, so check a backup from `linkbolt backup` instead, or stop the server.\n" +
+			"Temporary files of a killed compact of FILE (.NAME.compact-DIGITS) that no process\n" +
+			"holds are listed too; they are no problem of FILE, and compact removes them.\n\n" +
 			"Exit codes:\n" +
 			"  0  no problems found\n" +
-			"  1  problems found, or the file could not be read\n" +
-			"  2  invalid command line\n" +
-			"  3  the database file is in use by another process",
+			"  1  problems found, or reading the file failed\n" +
+			"  2  invalid command line, or --db names no regular file that can be read\n" +
+			"  3  the database file is in use by another process\n" +
+			"  130  stopped by SIGINT\n" +
+			"  143  stopped by SIGTERM",
 		Example: "  linkbolt check --db linkbolt.db\n" +
 			"  linkbolt check --db backup.db --output json",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.dbFlag = flagName(cmd.Flags(), "db")
 			return runCheck(cmd.OutOrStdout(), o)
 		},
 	}
@@ -52,6 +61,9 @@ func runCheck(out io.Writer, o *checkOptions) error {
 	if o.db == "" {
 		return usageError{errors.New("missing --db FILE: the database file to check")}
 	}
+	if err := checkInputFile(o.dbFlag, o.db, "check reads only regular database files"); err != nil {
+		return err
+	}
 	report, err := store.Check(o.db, nil)
 	if errors.Is(err, store.ErrInUse) {
 		return fmt.Errorf("%w; stop the server first, or check a backup from `linkbolt backup`", err)
@@ -60,10 +72,13 @@ func runCheck(out io.Writer, o *checkOptions) error {
 		return err
 	}
 
+	// A failure to list the directory leaves the list empty: the check of
+	// the file itself succeeded.
+	stale, _ := store.StaleCompactTemps(o.db)
 	if o.output == outputJSON {
-		err = writeJSON(out, checkView(o.db, report))
+		err = writeJSON(out, checkView(o.db, report, stale))
 	} else {
-		err = writeCheckReport(out, o.db, report)
+		err = writeCheckReport(out, o.db, report, stale)
 	}
 	if err != nil {
 		return err
@@ -84,6 +99,7 @@ type checkJSON struct {
 	URLs           uint64        `json:"urls"`
 	Events         uint64        `json:"events"`
 	PendingClicks  int           `json:"pending_clicks"`
+	StaleTemps     []string      `json:"stale_temp_files"`
 	OK             bool          `json:"ok"`
 	Total          int           `json:"total_problems"`
 	Problems       []problemJSON `json:"problems"`
@@ -95,8 +111,12 @@ type problemJSON struct {
 	Message string `json:"message"`
 }
 
-func checkView(db string, r store.CheckReport) checkJSON {
+func checkView(db string, r store.CheckReport, stale []string) checkJSON {
+	if stale == nil {
+		stale = []string{}
+	}
 	v := checkJSON{
+		StaleTemps:     stale,
 		DB:             db,
 		Size:           r.Size,
 		SchemaVersion:  r.SchemaVersion,
@@ -115,8 +135,9 @@ func checkView(db string, r store.CheckReport) checkJSON {
 	return v
 }
 
-// writeCheckReport prints a summary line, then a table of the problems.
-func writeCheckReport(out io.Writer, db string, r store.CheckReport) error {
+// writeCheckReport prints a summary line, the stale temporary files of
+// compactions, then a table of the problems.
+func writeCheckReport(out io.Writer, db string, r store.CheckReport, stale []string) error {
 	// The schema version is read with the records; damage that stops the
 	// check before them leaves it unknown.
 	schema := "schema version not read"
@@ -135,6 +156,10 @@ func writeCheckReport(out io.Writer, db string, r store.CheckReport) error {
 		}
 	} else {
 		fmt.Fprintln(out, "records: not read, because the file structure is damaged or a bucket is missing")
+	}
+	for _, tmp := range stale {
+		fmt.Fprintf(out, "stale temporary file: %s, left by a killed compact and held by no process; "+
+			"remove it, or run linkbolt compact, which removes it\n", tmp)
 	}
 	if r.OK() {
 		fmt.Fprintln(out, "no problems found")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,8 +207,8 @@ func TestCheckCommandErrors(t *testing.T) {
 	}{
 		{"check of locked file", []string{"check", "--db", locked}, exitInUse, "in use by another process"},
 		{"compact of locked file", []string{"compact", "--db", locked}, exitInUse, "in use by another process"},
-		{"check of missing file", []string{"check", "--db", missing}, exitFailure, "no such file"},
-		{"compact of missing file", []string{"compact", "--db", missing}, exitFailure, "no such file"},
+		{"check of missing file", []string{"check", "--db", missing}, exitUsage, "--db " + missing + ": no such file"},
+		{"compact of missing file", []string{"compact", "--db", missing}, exitUsage, "--db " + missing + ": no such file"},
 		{"check of empty path", []string{"check", "--db", ""}, exitUsage, "missing --db FILE"},
 		{"compact of empty path", []string{"compact", "--db", ""}, exitUsage, "missing --db FILE"},
 		{"unknown output format", []string{"check", "--db", locked, "--output", "xml"}, exitUsage, "xml"},
@@ -326,7 +327,7 @@ func TestCheckReportSchemaNotRead(t *testing.T) {
 		{Kind: store.ProblemFile, Message: "page 4 has type 0x7f, want a branch or a leaf"},
 	}}
 	var out bytes.Buffer
-	if err := writeCheckReport(&out, "x.db", r); err != nil {
+	if err := writeCheckReport(&out, "x.db", r, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"checked x.db: 8192 bytes, schema version not read", "records: not read"} {
@@ -336,5 +337,61 @@ func TestCheckReportSchemaNotRead(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "schema version 0") {
 		t.Errorf("output %q names schema version 0", out.String())
+	}
+}
+
+func TestStaleCompactTemps(t *testing.T) {
+	clearEnv(t)
+	db := importedDB(t)
+	dir := filepath.Dir(db)
+
+	// The file that a compact killed with SIGKILL leaves: bbolt's first
+	// four pages, which no process holds.
+	stale := writeFile(t, dir, ".fixtures.db.compact-3395675285", strings.Repeat("\x00", 16<<10))
+
+	res := runCommand(t, "check", "--db", db)
+	expectExit(t, res, exitOK)
+	want := "stale temporary file: " + stale + ", left by a killed compact and held by no process; " +
+		"remove it, or run linkbolt compact, which removes it\n"
+	if !strings.Contains(res.out, want) {
+		t.Errorf("check output %q does not contain %q", res.out, want)
+	}
+	if !strings.Contains(res.out, "no problems found") {
+		t.Errorf("check output %q does not say that the file has no problems", res.out)
+	}
+	res = runCommand(t, "check", "--db", db, "--output", "json")
+	expectExit(t, res, exitOK)
+	var report checkJSON
+	decodeOutput(t, res, &report)
+	if len(report.StaleTemps) != 1 || report.StaleTemps[0] != stale {
+		t.Errorf("stale_temp_files = %q, want [%s]", report.StaleTemps, stale)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Errorf("check removed %s: %v", stale, err)
+	}
+
+	res = runCommand(t, "compact", "--db", db)
+	expectExit(t, res, exitOK)
+	if want := "removed " + stale + ", a temporary file that a killed compact left\n"; !strings.HasPrefix(res.out, want) {
+		t.Errorf("compact output %q does not start with %q", res.out, want)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s exists after compact (stat error %v)", stale, err)
+	}
+
+	// Nothing is left, so both lists are empty.
+	res = runCommand(t, "compact", "--db", db, "--output", "json")
+	expectExit(t, res, exitOK)
+	var compacted compactJSON
+	decodeOutput(t, res, &compacted)
+	if compacted.RemovedTemps == nil || len(compacted.RemovedTemps) != 0 {
+		t.Errorf("removed_temp_files = %#v, want an empty list", compacted.RemovedTemps)
+	}
+	res = runCommand(t, "check", "--db", db, "--output", "json")
+	expectExit(t, res, exitOK)
+	report = checkJSON{}
+	decodeOutput(t, res, &report)
+	if report.StaleTemps == nil || len(report.StaleTemps) != 0 {
+		t.Errorf("stale_temp_files = %#v, want an empty list", report.StaleTemps)
 	}
 }

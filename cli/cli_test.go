@@ -385,7 +385,6 @@ func TestImportInvalidCSV(t *testing.T) {
 	badUsers := writeFile(t, dir, "bad_users.csv", usersInvalidLine3CSV)
 	badURLs := writeFile(t, dir, "bad_urls.csv", urlsInvalidLine4CSV)
 	badEvents := writeFile(t, dir, "bad_events.csv", eventsInvalidLine2CSV)
-	missing := filepath.Join(dir, "missing.csv")
 
 	tests := []struct {
 		name       string
@@ -410,11 +409,6 @@ func TestImportInvalidCSV(t *testing.T) {
 			name:    "events details not an object",
 			files:   []string{"--events", badEvents},
 			wantErr: []string{"import events from " + badEvents, "line 2"},
-		},
-		{
-			name:    "missing file",
-			files:   []string{"--users", missing},
-			wantErr: []string{missing},
 		},
 	}
 	for _, tt := range tests {
@@ -527,7 +521,7 @@ func TestEnvDatabase(t *testing.T) {
 func TestEnvServe(t *testing.T) {
 	// Every case fails before serving: --db names a directory, so a command
 	// that accepted its flags logs "opening database" at Info level, which
-	// shows the log level and format in effect, and then fails to open it.
+	// shows the log level and format in effect, and then rejects the path.
 	tests := []struct {
 		name       string
 		env        map[string]string
@@ -538,13 +532,13 @@ func TestEnvServe(t *testing.T) {
 	}{
 		{
 			name:     "default log level is info",
-			wantCode: exitFailure,
+			wantCode: exitUsage,
 			wantErr:  []string{`"msg":"opening database"`, "is a directory"},
 		},
 		{
 			name:       "LINKBOLT_LOG_LEVEL used without flag",
 			env:        map[string]string{"LINKBOLT_LOG_LEVEL": "warn"},
-			wantCode:   exitFailure,
+			wantCode:   exitUsage,
 			wantErr:    []string{"is a directory"},
 			notWantErr: []string{"opening database"},
 		},
@@ -552,13 +546,13 @@ func TestEnvServe(t *testing.T) {
 			name:     "log level flag wins over env",
 			env:      map[string]string{"LINKBOLT_LOG_LEVEL": "warn"},
 			args:     []string{"--log-level", "info"},
-			wantCode: exitFailure,
+			wantCode: exitUsage,
 			wantErr:  []string{`"msg":"opening database"`},
 		},
 		{
 			name:     "LINKBOLT_LOG_FORMAT used without flag",
 			env:      map[string]string{"LINKBOLT_LOG_FORMAT": "text"},
-			wantCode: exitFailure,
+			wantCode: exitUsage,
 			wantErr:  []string{`msg="opening database"`},
 		},
 		{
@@ -571,7 +565,7 @@ func TestEnvServe(t *testing.T) {
 			name:     "invalid log level in env ignored when flag is set",
 			env:      map[string]string{"LINKBOLT_LOG_LEVEL": "loud"},
 			args:     []string{"--log-level", "error"},
-			wantCode: exitFailure,
+			wantCode: exitUsage,
 			wantErr:  []string{"is a directory"},
 		},
 		{
@@ -596,7 +590,7 @@ func TestEnvServe(t *testing.T) {
 			name:     "invalid LINKBOLT_CACHE_SIZE ignored when flag is set",
 			env:      map[string]string{"LINKBOLT_CACHE_SIZE": "abc"},
 			args:     []string{"--cache-size", "100"},
-			wantCode: exitFailure,
+			wantCode: exitUsage,
 			wantErr:  []string{"is a directory"},
 		},
 		{
@@ -835,14 +829,14 @@ func TestServeFlagRanges(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
 
-	// --db names a directory, which fails to open at once: a command that
-	// opened it before it checked its flags exits with 1 instead of 2, and
-	// one that accepted its flags exits with 1 without serving.
+	// --db names a directory, which serve rejects just before it would
+	// open the file, after every other flag: a command that accepted its
+	// flags exits with 2 and this message without serving.
 	db := filepath.Join(dir, "db-directory")
 	if err := os.Mkdir(db, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	opened := []string{"open " + db, "is a directory"}
+	opened := []string{"--db " + db + " is a directory"}
 
 	emptyKeys := writeFile(t, dir, "empty-keys.txt", "# no keys yet\n\n")
 	longLine := writeFile(t, dir, "long-line.txt", "key-one\n"+strings.Repeat("k", maxAPIKeyLine+1)+"\n")
@@ -864,29 +858,30 @@ func TestServeFlagRanges(t *testing.T) {
 		{name: "rate limit from env", env: map[string]string{"LINKBOLT_RATE_LIMIT": "-Inf"}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_RATE_LIMIT -Inf"}},
 		{name: "rate burst negative", args: []string{"--rate-limit", "1", "--rate-burst", "-5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst -5", "at least 0"}},
 		{name: "rate burst without rate", args: []string{"--rate-burst", "5"}, wantCode: exitUsage, wantErr: []string{"invalid --rate-burst 5", "--rate-limit above 0"}},
-		{name: "rate limit and burst", args: []string{"--rate-limit", "0.5", "--rate-burst", "3"}, wantCode: exitFailure, wantErr: opened},
+		{name: "rate limit and burst", args: []string{"--rate-limit", "0.5", "--rate-burst", "3"}, wantCode: exitUsage, wantErr: opened},
 		{name: "click queue negative", args: []string{"--click-queue", "-1"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue -1", "1 to 10000000"}},
 		{name: "click queue too large", args: []string{"--click-queue", "10000001"}, wantCode: exitUsage, wantErr: []string{"invalid --click-queue 10000001", "1 to 10000000"}},
 		{name: "click queue huge from env", env: map[string]string{"LINKBOLT_CLICK_QUEUE": "99999999999999"}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_CLICK_QUEUE 99999999999999"}},
-		{name: "click queue at the bound", args: []string{"--click-queue", "10000000"}, wantCode: exitFailure, wantErr: opened},
-		{name: "click queue default", args: []string{"--click-queue", "0"}, wantCode: exitFailure, wantErr: opened},
+		{name: "click queue at the bound", args: []string{"--click-queue", "10000000"}, wantCode: exitUsage, wantErr: opened},
+		{name: "click queue default", args: []string{"--click-queue", "0"}, wantCode: exitUsage, wantErr: opened},
 		{name: "click flush negative", args: []string{"--click-flush", "-1ms"}, wantCode: exitUsage, wantErr: []string{"invalid --click-flush -1ms"}},
 		{name: "click flush too long", args: []string{"--click-flush", "1000h"}, wantCode: exitUsage, wantErr: []string{"invalid --click-flush 1000h0m0s", "0 to 1m0s"}},
-		{name: "click flush at the bound", args: []string{"--click-flush", "1m"}, wantCode: exitFailure, wantErr: opened},
+		{name: "click flush at the bound", args: []string{"--click-flush", "1m"}, wantCode: exitUsage, wantErr: opened},
 		{name: "empty db", args: []string{"--db", ""}, wantCode: exitUsage, wantErr: []string{"missing --db FILE"}},
 		{name: "redirect status 0", args: []string{"--redirect-status", "0"}, wantCode: exitUsage, wantErr: []string{"invalid --redirect-status 0", "301, 302, 307 or 308"}},
 		{name: "redirect status 303", args: []string{"--redirect-status", "303"}, wantCode: exitUsage, wantErr: []string{"invalid --redirect-status 303", "301, 302, 307 or 308"}},
-		{name: "redirect status 308", args: []string{"--redirect-status", "308"}, wantCode: exitFailure, wantErr: opened},
-		{name: "key file missing", args: []string{"--api-keys-file", filepath.Join(dir, "missing.txt")}, wantCode: exitUsage, wantErr: []string{"invalid --api-keys-file", "missing.txt", "no such file"}},
-		{name: "key file directory", args: []string{"--api-keys-file", dir}, wantCode: exitUsage, wantErr: []string{"invalid --api-keys-file", "is a directory"}},
+		{name: "redirect status 308", args: []string{"--redirect-status", "308"}, wantCode: exitUsage, wantErr: opened},
+		{name: "key file missing", args: []string{"--api-keys-file", filepath.Join(dir, "missing.txt")}, wantCode: exitUsage, wantErr: []string{"--api-keys-file " + filepath.Join(dir, "missing.txt") + ": no such file"}},
+		{name: "key file directory", args: []string{"--api-keys-file", dir}, wantCode: exitUsage, wantErr: []string{"--api-keys-file " + dir + " is a directory"}},
+		{name: "key file device", args: []string{"--api-keys-file", os.DevNull}, wantCode: exitUsage, wantErr: []string{"--api-keys-file " + os.DevNull + " is a device"}},
 		{name: "key file without keys", args: []string{"--api-keys-file", emptyKeys}, wantCode: exitUsage, wantErr: []string{"invalid --api-keys-file " + emptyKeys, "no key found"}},
 		{name: "key file line too long", args: []string{"--api-keys-file", longLine}, wantCode: exitUsage, wantErr: []string{"line 2 is longer than 4096 bytes"}},
 		{name: "key file without newline", args: []string{"--api-keys-file", noNewline}, wantCode: exitUsage, wantErr: []string{"line 1 is longer than 4096 bytes"}},
-		{name: "key file with longest key", args: []string{"--api-keys-file", longestKey}, wantCode: exitFailure, wantErr: opened},
+		{name: "key file with longest key", args: []string{"--api-keys-file", longestKey}, wantCode: exitUsage, wantErr: opened},
 		{name: "keys variable of separators", env: map[string]string{"LINKBOLT_API_KEYS": ",, ,"}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_API_KEYS", "no key"}},
 		{name: "keys variable of spaces", env: map[string]string{"LINKBOLT_API_KEYS": "  "}, wantCode: exitUsage, wantErr: []string{"invalid LINKBOLT_API_KEYS", "no key"}},
-		{name: "keys variable empty", env: map[string]string{"LINKBOLT_API_KEYS": ""}, wantCode: exitFailure, wantErr: opened},
-		{name: "keys variable with a key", env: map[string]string{"LINKBOLT_API_KEYS": " ,key-one, "}, wantCode: exitFailure, wantErr: opened},
+		{name: "keys variable empty", env: map[string]string{"LINKBOLT_API_KEYS": ""}, wantCode: exitUsage, wantErr: opened},
+		{name: "keys variable with a key", env: map[string]string{"LINKBOLT_API_KEYS": " ,key-one, "}, wantCode: exitUsage, wantErr: opened},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -388,9 +388,14 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 }
 
 // unavailable wraps the error of a request that got no usable response. A
-// canceled context gives its cause, which names the timeout.
+// canceled context gives its cause, which names the timeout, and a signal
+// gives the error of interruptedRequest.
 func (c *apiClient) unavailable(ctx context.Context, method, path string, err error) error {
-	if cause := context.Cause(ctx); cause != nil {
+	cause := context.Cause(ctx)
+	if interrupted, ok := errors.AsType[*interruptedError](cause); ok {
+		return interruptedRequest(interrupted, method, c.endpoint(path, nil))
+	}
+	if cause != nil {
 		err = cause
 	} else if urlErr, ok := errors.AsType[*url.Error](err); ok {
 		// url.Error repeats the method and URL that op already names.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,10 @@ type compactOptions struct {
 	db     string
 	out    string
 	output outputFormat
+
+	// dbFlag names the source of --db in messages: the flag or its
+	// environment variable.
+	dbFlag string
 }
 
 func newCompactCommand() *cobra.Command {
@@ -27,13 +32,19 @@ func newCompactCommand() *cobra.Command {
 			"directory, so FILE is always either the old or the new file; the directory needs room\n" +
 			"for both while the command runs. With --out the copy is written to NEWFILE, which must\n" +
 			"not exist, and FILE is left as it is. The server must not be running on the file.\n\n" +
+			"The copy is written to .NAME.compact-DIGITS beside its target. SIGINT or SIGTERM\n" +
+			"stops the copy and removes that file, and FILE stays as it was. A compact that was\n" +
+			"killed (kill -9) leaves the file; the next compact into the same target removes every\n" +
+			"such file that no process holds, and check --db reports them.\n\n" +
 			"bbolt grows a file in steps rather than page by page, so a file with few free\n" +
 			"pages can come out the same size or slightly larger.",
 		Example: "  linkbolt compact --db linkbolt.db\n" +
 			"  linkbolt compact --db linkbolt.db --out linkbolt-compact.db",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCompact(cmd.OutOrStdout(), o)
+			o.dbFlag = flagName(cmd.Flags(), "db")
+			return runCompact(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -46,27 +57,42 @@ func newCompactCommand() *cobra.Command {
 
 // compactJSON is the --output json form of a compaction.
 type compactJSON struct {
-	DB     string `json:"db"`
-	Path   string `json:"path"`
-	Before int64  `json:"before_bytes"`
-	After  int64  `json:"after_bytes"`
+	DB           string   `json:"db"`
+	Path         string   `json:"path"`
+	Before       int64    `json:"before_bytes"`
+	After        int64    `json:"after_bytes"`
+	RemovedTemps []string `json:"removed_temp_files"`
 }
 
-// runCompact compacts the file and prints the sizes before and after.
-func runCompact(out io.Writer, o *compactOptions) error {
+// runCompact compacts the file and prints the sizes before and after, and
+// the temporary files of killed compactions that it removed.
+func runCompact(ctx context.Context, out io.Writer, o *compactOptions) error {
 	if o.db == "" {
 		return usageError{errors.New("missing --db FILE: the database file to compact")}
 	}
-	res, err := store.Compact(o.db, o.out, nil)
+	if err := checkInputFile(o.dbFlag, o.db, "compact reads only regular database files"); err != nil {
+		return err
+	}
+	res, err := store.Compact(ctx, o.db, o.out, nil)
 	if errors.Is(err, store.ErrInUse) {
 		return fmt.Errorf("%w; stop the server first", err)
+	}
+	if _, ok := errors.AsType[*interruptedError](err); ok {
+		return fmt.Errorf("%w; the partial copy was removed and %s is unchanged", err, o.db)
 	}
 	if err != nil {
 		return err
 	}
 
 	if o.output == outputJSON {
-		return writeJSON(out, compactJSON{DB: o.db, Path: res.Path, Before: res.Before, After: res.After})
+		removed := res.RemovedTemps
+		if removed == nil {
+			removed = []string{}
+		}
+		return writeJSON(out, compactJSON{DB: o.db, Path: res.Path, Before: res.Before, After: res.After, RemovedTemps: removed})
+	}
+	for _, tmp := range res.RemovedTemps {
+		fmt.Fprintf(out, "removed %s, a temporary file that a killed compact left\n", tmp)
 	}
 	fmt.Fprintf(out, "compacted %s into %s: %d bytes before, %d after", o.db, res.Path, res.Before, res.After)
 	if res.After < res.Before {

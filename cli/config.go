@@ -53,6 +53,9 @@ func loadAPIKeys(file string) ([]string, error) {
 // readAPIKeyFile returns the keys of a key file, one a line, without blank
 // lines and lines starting with #.
 func readAPIKeyFile(file string) ([]string, error) {
+	if err := checkInputFile("--api-keys-file", file, "the key file must be a regular file"); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("invalid --api-keys-file: %w", err)
@@ -142,6 +145,9 @@ func (o *secretOptions) load() (string, error) {
 	}
 	secret := o.value
 	if o.file != "" {
+		if err := checkInputFile("--cluster-secret-file", o.file, "the secret file must be a regular file"); err != nil {
+			return "", err
+		}
 		data, err := os.ReadFile(o.file)
 		if err != nil {
 			return "", fmt.Errorf("invalid --cluster-secret-file: %w", err)

@@ -41,7 +41,8 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 			"2026-01-31T23:59:59, or carry an offset.\n\n" + clientHelp,
 		Example: "  linkbolt create https://example.com/docs --code docs --title Docs\n" +
 			"  linkbolt create https://example.com/sale --expires-at 2026-12-31T23:59:59 --max-clicks 100",
-		Args: cobra.ExactArgs(1),
+		Args:        exactArgs("URL"),
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.target = args[0]
 			o.changed = changedFlags(cmd)

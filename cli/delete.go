@@ -24,8 +24,9 @@ func newDeleteCommand(g *globalOptions) *cobra.Command {
 		Long: "Delete the links with the given ids, in order, stopping at the first failure. A\n" +
 			"deleted link answers 404, its events stay, and its code is never issued again.\n\n" +
 			clientHelp,
-		Example: "  linkbolt delete 42 43",
-		Args:    cobra.MinimumNArgs(1),
+		Example:     "  linkbolt delete 42 43",
+		Args:        minArgs("ID"),
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ids = args
 			return runDelete(cmd.Context(), cmd.OutOrStdout(), o)

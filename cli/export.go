@@ -12,13 +12,14 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/linkbolt/linkbolt/internal/tempfile"
 )
 
 // Export formats.
@@ -59,21 +60,20 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 			"highest id issued for each kind and the codes of deleted and purged links, so that\n" +
 			"an import reserves them too. Cells are written as stored, with no guard against\n" +
 			"spreadsheet formulas: open the files as text, not in a spreadsheet.\n" +
-			"Each file is written under a temporary name and renamed once all three are\n" +
-			"complete, so a failed export leaves no partial file. An export never replaces\n" +
+			"Each file is written under a temporary name and renamed once all of them are\n" +
+			"complete, so a failed or interrupted export leaves no partial file. An export never replaces\n" +
 			"files of an earlier one unless --force is given. Deleted links are not\n" +
 			"exported; their events are. The export is not a snapshot: records written while\n" +
 			"it runs may or may not be in it.\n\n" + clientHelp,
 		Example: "  linkbolt export --dir backup-2026-01-31\n" +
 			"  linkbolt import --users backup-2026-01-31/users.csv --urls backup-2026-01-31/urls.csv \\\n" +
 			"    --events backup-2026-01-31/events.csv --reservations backup-2026-01-31/reservations.csv",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
 			o.client.progress = terminalOutput(cmd.ErrOrStderr())
 			o.warnings = cmd.ErrOrStderr()
-			return runExport(ctx, cmd.OutOrStdout(), o)
+			return runExport(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -132,36 +132,46 @@ func runExport(ctx context.Context, out io.Writer, o *exportOptions) (err error)
 		}
 	}()
 
+	removeStaleExportTemps(o.dir, o.warnings)
+
 	// Every file is complete under its temporary name before any is
 	// renamed, so that a failure leaves neither a partial file nor a set
 	// of files from two exports.
-	var temps []string
+	var temps []*os.File
 	defer func() {
 		if err != nil {
-			for _, tmp := range temps {
-				os.Remove(tmp)
+			for _, f := range temps {
+				f.Close()
+				os.Remove(f.Name())
 			}
 		}
 	}()
 	results := make([]exportResult, 0, len(exportKinds))
 	for _, kind := range exportKinds {
-		tmp, n, err := exportToTemp(ctx, c, o.dir, o.format, kind, o.client.progress)
+		f, n, err := exportToTemp(ctx, c, o.dir, o.format, kind, o.client.progress)
 		var srvErr *serverError
 		if kind.name == "reservations" && errors.As(err, &srvErr) && srvErr.status == http.StatusNotFound {
 			// A server older than the reservations route has none to
 			// give; the export is still complete for what it holds.
-			os.Remove(tmp)
+			f.Close()
+			os.Remove(f.Name())
 			fmt.Fprintf(o.warnings, "note: the server has no %s route, so no reservations file was written\n", kind.path)
 			continue
 		}
-		if tmp != "" {
-			temps = append(temps, tmp)
+		if f != nil {
+			temps = append(temps, f)
+		}
+		if _, ok := errors.AsType[*interruptedError](err); ok {
+			return fmt.Errorf("export %s: %w; no file was written to %s", kind.name, err, o.dir)
 		}
 		if err != nil {
 			return fmt.Errorf("export %s: %w", kind.name, err)
 		}
 		file := filepath.Join(o.dir, kind.name+"."+o.format)
 		results = append(results, exportResult{Kind: kind.name, File: file, Records: n})
+	}
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("%w; no file was written to %s", err, o.dir)
 	}
 	// A file may have appeared in the directory during the export.
 	if err := checkExportTargets(o.dir, o.format, o.force); err != nil {
@@ -200,13 +210,17 @@ func checkExportTargets(dir, format string, force bool) error {
 		dir, strings.Join(existing, ", "))}
 }
 
-// renameExport gives each complete temporary file its final name and syncs
-// the directory, so that the names survive a crash.
-func renameExport(dir string, temps []string, results []exportResult) error {
-	for i, tmp := range temps {
-		if err := os.Rename(tmp, results[i].File); err != nil {
-			return fmt.Errorf("rename %s: %w", tmp, err)
+// renameExport gives each complete temporary file its final name, closes
+// it and syncs the directory, so that the names survive a crash. A file is
+// closed, which ends its lock, only once it has its final name.
+func renameExport(dir string, temps []*os.File, results []exportResult) error {
+	for i, f := range temps {
+		if err := os.Rename(f.Name(), results[i].File); err != nil {
+			return fmt.Errorf("rename %s: %w", f.Name(), err)
 		}
+		// The data is synced, so an error of the close cannot lose any
+		// of it.
+		f.Close()
 	}
 	syncDir(dir)
 	return nil
@@ -232,23 +246,43 @@ func singular(kind string) string {
 	return kind[:len(kind)-1]
 }
 
-// exportToTemp writes every record of one list to a new temporary file in
-// dir, synced and closed, and returns its name and the record count. The
-// name is returned also on failure, for the caller to remove.
-func exportToTemp(ctx context.Context, c *apiClient, dir, format string, kind exportKind, bars io.Writer) (string, int64, error) {
-	f, err := os.CreateTemp(dir, "."+kind.name+"-*.tmp")
-	if err != nil {
-		return "", 0, err
+// removeStaleExportTemps removes the temporary files in dir that killed
+// exports left and that no process holds any more, and names each on
+// warnings.
+func removeStaleExportTemps(dir string, warnings io.Writer) {
+	for _, kind := range exportKinds {
+		removed, _ := tempfile.RemoveStale(dir, exportTempPrefix(kind), exportTempSuffix)
+		for _, tmp := range removed {
+			fmt.Fprintf(warnings, "note: removed %s, a temporary file that a killed export left\n", tmp)
+		}
 	}
-	tmp := f.Name()
+}
+
+// exportTempSuffix ends the name of a temporary file of an export, which
+// starts with exportTempPrefix.
+const exportTempSuffix = ".tmp"
+
+// exportTempPrefix returns the start of the names of the temporary files
+// of one kind, before their random digits.
+func exportTempPrefix(kind exportKind) string {
+	return "." + kind.name + "-"
+}
+
+// exportToTemp writes every record of one list to a new temporary file in
+// dir, synced, and returns the file, still open, and the record count.
+// The open file holds a lock, so that no other export takes it for one
+// that a killed export left. The file is returned also on failure, for the
+// caller to close and remove.
+func exportToTemp(ctx context.Context, c *apiClient, dir, format string, kind exportKind, bars io.Writer) (*os.File, int64, error) {
+	f, err := tempfile.Create(dir, exportTempPrefix(kind), exportTempSuffix, false)
+	if err != nil {
+		return nil, 0, err
+	}
 	n, err := writeRecords(ctx, c, f, format, kind, bars)
 	if err == nil {
 		err = f.Sync()
 	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	return tmp, n, err
+	return f, n, err
 }
 
 // writeRecords fetches every page of a list and writes its records to w

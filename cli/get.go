@@ -38,7 +38,8 @@ func newGetCommand(g *globalOptions) *cobra.Command {
 			"link's clicks by day and top referrers instead.\n\n" + clientHelp,
 		Example: "  linkbolt get 42\n" +
 			"  linkbolt get docs --stats --days 7",
-		Args: cobra.ExactArgs(1),
+		Args:        exactArgs("ID or CODE"),
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ref = args[0]
 			o.changed = changedFlags(cmd)

@@ -11,7 +11,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,6 +29,10 @@ type importOptions struct {
 	urls         string
 	events       string
 	reservations string
+
+	// dbFlag names the source of --db in messages: the flag or its
+	// environment variable.
+	dbFlag string
 }
 
 // importResult is one file loaded by an import.
@@ -58,16 +61,16 @@ func newImportCommand(g *globalOptions) *cobra.Command {
 			"may have open, and --server may not be given with it.\n\n" + clientHelp,
 		Example: "  linkbolt import --users users.csv --urls urls.csv --events events.csv --reservations reservations.csv\n" +
 			"  linkbolt import --db linkbolt.db --users users.csv --urls urls.csv --events events.csv",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.db != "" && cmd.Flags().Changed("server") {
 				return usageError{fmt.Errorf("--server and %s name two targets: give --server to load through a server, "+
 					"or %s to load into a file", flagName(cmd.Flags(), "db"), flagName(cmd.Flags(), "db"))}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
+			o.dbFlag = flagName(cmd.Flags(), "db")
 			o.client.progress = terminalOutput(cmd.ErrOrStderr())
-			return runImport(ctx, cmd.OutOrStdout(), o)
+			return runImport(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -146,6 +149,9 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) (err error)
 	}
 	var load func(importStep) (int, error)
 	if o.db != "" {
+		if err := checkDatabasePath(o.dbFlag, o.db, "import --db loads only into a regular database file"); err != nil {
+			return err
+		}
 		_, statErr := os.Stat(o.db)
 		created := errors.Is(statErr, fs.ErrNotExist)
 		st, err := store.Open(o.db, nil)
@@ -164,7 +170,7 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) (err error)
 				os.Remove(o.db)
 			}
 		}()
-		load = func(step importStep) (int, error) { return importFile(st, step.file, step.load) }
+		load = func(step importStep) (int, error) { return importFile(ctx, st, step.file, step.load) }
 	} else {
 		c, err := newAPIClient(&o.client)
 		if err != nil {
@@ -178,6 +184,12 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) (err error)
 
 	results := []importResult{}
 	for _, step := range steps {
+		// A signal stops the import before the next file. The files
+		// before it stay loaded, as after a failure.
+		if err = context.Cause(ctx); err != nil {
+			err = fmt.Errorf("%w before the import of %s from %s", err, step.kind, step.file)
+			break
+		}
 		var n int
 		if n, err = load(step); err != nil {
 			err = fmt.Errorf("import %s from %s: %w", step.kind, step.file, err)
@@ -202,20 +214,15 @@ func runImport(ctx context.Context, out io.Writer, o *importOptions) (err error)
 var jsonExtensions = []string{".jsonl", ".ndjson", ".json"}
 
 // checkCSVFile opens the file of --kind and reads its first bytes, to
-// report a missing or unreadable file before anything is loaded. A JSON or
-// JSON Lines file, such as one of export --format jsonl, is a usage error.
-// It is found by its extension, or by a first character of { or [, which
-// no header row of the CSV format starts with. A file that is not a
-// regular file, such as a named pipe or a device, is a usage error too,
-// found before it is opened: opening a named pipe waits for a writer.
+// report a bad file before anything is loaded. A missing or unreadable
+// file, or one that is not a regular file, such as a directory, a named
+// pipe or a device, is a usage error. So is a JSON or JSON Lines file,
+// such as one of export --format jsonl. It is found by its extension, or
+// by a first character of { or [, which no header row of the CSV format
+// starts with.
 func checkCSVFile(kind, path string) error {
-	info, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("import %s: %w", kind, err)
-	}
-	if !info.Mode().IsRegular() {
-		return usageError{fmt.Errorf("--%s %s is %s: import reads only regular files; copy the data to a file first",
-			kind, path, store.DescribeFileType(info.Mode()))}
+	if err := checkInputFile("--"+kind, path, "import reads only regular files; copy the data to a file first"); err != nil {
+		return err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -240,13 +247,35 @@ func checkCSVFile(kind, path string) error {
 	return nil
 }
 
-func importFile(st *store.Store, path string, load func(*store.Store, io.Reader) (int, error)) (int, error) {
+// importFile loads the file at path into st. The end of ctx fails the
+// next read of the file, so a signal loads nothing of it. Once the file has
+// been read to its end, its transaction completes.
+func importFile(ctx context.Context, st *store.Store, path string, load func(*store.Store, io.Reader) (int, error)) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	return load(st, f)
+	n, err := load(st, contextReader{ctx: ctx, r: f})
+	if cause := context.Cause(ctx); err != nil && cause != nil {
+		// The CSV parser may report the failed read without its cause.
+		return n, cause
+	}
+	return n, err
+}
+
+// contextReader is a reader that fails with the cause of its context once
+// the context has ended.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (cr contextReader) Read(p []byte) (int, error) {
+	if err := context.Cause(cr.ctx); err != nil {
+		return 0, err
+	}
+	return cr.r.Read(p)
 }
 
 // uploadCSV streams a CSV file to a bulk endpoint as the file field of a

@@ -132,8 +132,9 @@ func TestCreateErrors(t *testing.T) {
 		{"zero max clicks", []string{"https://example.com/a", "--max-clicks", "0"}, exitUsage, []string{`invalid --max-clicks "0"`}},
 		{"invalid expiry", []string{"https://example.com/a", "--expires-at", "tomorrow"}, exitRejected, []string{"(field expires_at)"}},
 		{"title too long", []string{"https://example.com/a", "--title", strings.Repeat("t", 513)}, exitRejected, []string{"(field title)"}},
-		{"no target", nil, exitUsage, []string{"accepts 1 arg"}},
-		{"two targets", []string{"https://example.com/a", "https://example.com/b"}, exitUsage, []string{"accepts 1 arg"}},
+		{"no target", nil, exitUsage, []string{"missing URL: linkbolt create URL [flags]"}},
+		{"two targets", []string{"https://example.com/a", "https://example.com/b"}, exitUsage,
+			[]string{`unexpected argument "https://example.com/b" after URL: linkbolt create URL [flags]`}},
 		{"negative user id", []string{"https://example.com/a", "--user-id", "-1"}, exitUsage, []string{"user-id"}},
 	}
 	for _, tt := range tests {
@@ -405,7 +406,7 @@ func TestGetStats(t *testing.T) {
 		{"days without stats", []string{"get", "stats", "--days", "7"}, exitUsage, "--days needs --stats"},
 		{"zero days", []string{"get", "stats", "--stats", "--days", "0"}, exitUsage, `invalid --days "0"`},
 		{"unknown code", []string{"get", "nope", "--stats"}, exitRejected, `"nope"`},
-		{"no argument", []string{"get"}, exitUsage, "accepts 1 arg"},
+		{"no argument", []string{"get"}, exitUsage, "missing ID or CODE: linkbolt get ID|CODE [flags]"},
 	}
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -688,7 +689,7 @@ func TestDeleteCommand(t *testing.T) {
 			name:     "no id",
 			args:     []string{"delete"},
 			wantCode: exitUsage,
-			wantErr:  "requires at least 1 arg",
+			wantErr:  "missing ID: linkbolt delete ID... [flags]",
 		},
 	}
 	for _, tt := range tests {

@@ -43,7 +43,8 @@ func newListCommand(g *globalOptions) *cobra.Command {
 			clientHelp,
 		Example: "  linkbolt list --user-id 3 --active\n" +
 			"  linkbolt list --all --output json",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.changed = changedFlags(cmd)
 			return runList(cmd.Context(), cmd.OutOrStdout(), o)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -45,9 +46,10 @@ func newNginxConfCommand() *cobra.Command {
 			"the short code with \"hash $code consistent\", the ring that every shard computes from\n" +
 			"the same --peers list, so each redirect reaches the shard that owns its code. The\n" +
 			"rest of the API goes to the least busy shard. Run every shard with the same --peers.",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return writeNginxConf(cmd.OutOrStdout(), o)
+			return writeNginxConf(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -86,8 +88,8 @@ type nginxConfData struct {
 }
 
 // writeNginxConf checks the options and writes the configuration to out or
-// to the file of --out.
-func writeNginxConf(out io.Writer, o *nginxConfOptions) error {
+// to the file of --out, unless ctx has ended before.
+func writeNginxConf(ctx context.Context, out io.Writer, o *nginxConfOptions) error {
 	if o.peers == "" {
 		return usageError{fmt.Errorf("missing --peers: the host:port of every shard, as given to serve --peers")}
 	}
@@ -125,6 +127,9 @@ func writeNginxConf(out io.Writer, o *nginxConfOptions) error {
 		HopHeader:    cluster.HeaderHop,
 		SecretHeader: cluster.HeaderSecret,
 		InternalPath: "/_cluster/",
+	}
+	if err := context.Cause(ctx); err != nil {
+		return err
 	}
 	if o.out == "" {
 		return nginxConfTemplate.Execute(out, data)

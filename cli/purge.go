@@ -35,7 +35,8 @@ func newPurgeCommand(g *globalOptions) *cobra.Command {
 			"removes nothing.\n\n" + clientHelp,
 		Example: "  linkbolt purge --expired --inactive --dry-run\n" +
 			"  linkbolt purge --created-before 2025-01-01T00:00:00",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.changed = changedFlags(cmd)
 			return runPurge(cmd.Context(), cmd.OutOrStdout(), o)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,9 +46,15 @@ func newRebalanceCommand() *cobra.Command {
 			"     changed since, adding clicks and events counted meanwhile, then removes the\n" +
 			"     moved records from the shards that no longer own them.\n\n" +
 			"Both steps can be run again after a failure. docs/cluster.md has the whole procedure.",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return rebalance(cmd.Context(), cmd.OutOrStdout(), o)
+			err := rebalance(cmd.Context(), cmd.OutOrStdout(), o)
+			if interrupted, ok := errors.AsType[*interruptedError](context.Cause(cmd.Context())); ok && err != nil {
+				// A step that the signal cut short is completed by a new run.
+				return fmt.Errorf("%w; run the same rebalance command again to complete it", interrupted)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

@@ -2,6 +2,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,12 @@ const (
 	// exitUnavailable means that the server could not be reached, did not
 	// respond in time or returned a 5xx status.
 	exitUnavailable = 5
+
+	// exitInterrupted and exitTerminated mean that SIGINT or SIGTERM
+	// stopped the command: 128 plus the signal number, as a shell reports
+	// a process that the signal ended.
+	exitInterrupted = 130
+	exitTerminated  = 143
 )
 
 const exitCodesHelp = `Exit codes:
@@ -48,7 +55,9 @@ const exitCodesHelp = `Exit codes:
   3  the database file is in use by another process
   4  the server rejected the request (a 4xx status; the message gives the server's reason)
   5  the server could not be reached, timed out, failed (a 5xx status), redirected (a 3xx)
-     or sent a backup that fails the checks of linkbolt check`
+     or sent a backup that fails the checks of linkbolt check
+  130  stopped by SIGINT, after it removed its temporary files (serve stops cleanly, exit 0)
+  143  stopped by SIGTERM, after it removed its temporary files (serve stops cleanly, exit 0)`
 
 // usageError marks an invalid command line.
 type usageError struct{ err error }
@@ -133,17 +142,37 @@ func addExitCodesHelp(parent *cobra.Command) {
 }
 
 // Execute runs the command line and returns the process exit code.
+// SIGINT and SIGTERM stop the command as handleSignals describes.
 func Execute() int {
-	return run(os.Args[1:], os.Stdout, os.Stderr)
+	root := newRootCommand(os.Stdout, os.Stderr)
+	ctx, stop := handleSignals(root, os.Args[1:], os.Stderr)
+	defer stop()
+	return execute(ctx, root, os.Args[1:], os.Stderr)
 }
 
-// run executes args and maps the error to an exit code, printing it once.
+// run executes args without catching signals, for tests.
 func run(args []string, out, errOut io.Writer) int {
-	root := newRootCommand(out, errOut)
+	return execute(context.Background(), newRootCommand(out, errOut), args, errOut)
+}
+
+// execute runs root with args and ctx, and maps the error to an exit code,
+// printing it once.
+func execute(ctx context.Context, root *cobra.Command, args []string, errOut io.Writer) int {
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+
+	// After a signal, the error of the step that it cut short, such as a
+	// canceled request, would blame the server. The signal is named
+	// instead, unless the error already names it.
+	if interrupted, ok := errors.AsType[*interruptedError](context.Cause(ctx)); ok {
+		if _, named := errors.AsType[*interruptedError](err); !named {
+			err = interrupted
+		}
+		fmt.Fprintln(errOut, "linkbolt:", err)
+		return interrupted.exitCode()
 	}
 	fmt.Fprintln(errOut, "linkbolt:", err)
 

@@ -94,7 +94,8 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 		Short: "Run the HTTP server on a database file",
 		Long: "Run the HTTP server. The database file is created when missing. SIGINT or SIGTERM\n" +
 			"stops the server cleanly: requests in flight finish and queued clicks are written.",
-		Args: cobra.NoArgs,
+		Args:        noArgs,
+		Annotations: map[string]string{stopAnnotation: stopBySelf},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), g)
 			if err != nil {
@@ -366,6 +367,11 @@ func serve(ctx context.Context, o *serveOptions, log *slog.Logger, started chan<
 	}
 
 	log.Info("opening database", "db", o.db)
+	// A path that cannot be a database file is an invalid command line,
+	// as for every command that reads a named file.
+	if err := checkDatabasePath(o.flagName("db"), o.db, "serve runs only on a regular database file"); err != nil {
+		return err
+	}
 	if storeOpts == nil {
 		storeOpts = &store.Options{}
 	}

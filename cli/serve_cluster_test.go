@@ -30,7 +30,10 @@ func TestServeRejectsBadClusterFlags(t *testing.T) {
 		{"short secret", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "short"}, nil, "at least 16"},
 		{"secret with space", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "0123456789 abcdefgh"}, nil, "printable ASCII"},
 		{"secret twice", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret", "0123456789abcdefgh", "--cluster-secret-file", "/nonexistent"}, nil, "not both"},
-		{"missing secret file", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret-file", "/nonexistent/secret"}, nil, "invalid --cluster-secret-file"},
+		{"missing secret file", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret-file", "/nonexistent/secret"}, nil,
+			"--cluster-secret-file /nonexistent/secret: no such file or directory"},
+		{"secret file a device", []string{"--peers", "127.0.0.1:1", "--self", "127.0.0.1:1", "--cluster-secret-file", os.DevNull}, nil,
+			"--cluster-secret-file " + os.DevNull + " is a device: the secret file must be a regular file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

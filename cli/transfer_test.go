@@ -68,8 +68,8 @@ func TestImportRemote(t *testing.T) {
 		{
 			name:     "missing file",
 			args:     []string{"--users", filepath.Join(dir, "missing.csv")},
-			wantCode: exitFailure,
-			wantErr:  []string{"missing.csv", "no such file"},
+			wantCode: exitUsage,
+			wantErr:  []string{"--users " + filepath.Join(dir, "missing.csv") + ": no such file"},
 		},
 		{
 			name:     "nothing to import",
@@ -962,14 +962,14 @@ func TestImportChecksFilesFirst(t *testing.T) {
 		args    []string
 		wantErr []string
 	}{
-		{"missing third file", []string{"--users", users, "--urls", urls, "--events", missing}, []string{"import events", missing, "no such file"}},
-		{"missing first file", []string{"--users", missing, "--urls", urls}, []string{"import users", missing, "no such file"}},
+		{"missing third file", []string{"--users", users, "--urls", urls, "--events", missing}, []string{"--events " + missing + ": no such file"}},
+		{"missing first file", []string{"--users", missing, "--urls", urls}, []string{"--users " + missing + ": no such file"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startAPIServer(t, server.Options{})
 			res := s.cli(t, append([]string{"import"}, tt.args...)...)
-			expectExit(t, res, exitFailure, tt.wantErr...)
+			expectExit(t, res, exitUsage, tt.wantErr...)
 			if res.out != "" {
 				t.Errorf("output = %q, want empty", res.out)
 			}
@@ -981,7 +981,7 @@ func TestImportChecksFilesFirst(t *testing.T) {
 
 			db := filepath.Join(t.TempDir(), "direct.db")
 			res = runCommand(t, append([]string{"import", "--db", db}, tt.args...)...)
-			expectExit(t, res, exitFailure, tt.wantErr...)
+			expectExit(t, res, exitUsage, tt.wantErr...)
 			if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s exists (stat error %v), want no file", db, err)
 			}

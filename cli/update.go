@@ -47,7 +47,8 @@ func newUpdateCommand(g *globalOptions) *cobra.Command {
 			"change.\n\n" + clientHelp,
 		Example: "  linkbolt update 42 --title 'Spring sale' --max-clicks 500\n" +
 			"  linkbolt update 42 --inactive --no-expiry",
-		Args: cobra.ExactArgs(1),
+		Args:        exactArgs("ID"),
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.id = args[0]
 			o.changed = changedFlags(cmd)

@@ -24,8 +24,9 @@ func newUserCreateCommand(g *globalOptions) *cobra.Command {
 		Short: "Create a user",
 		Long: "Create a user. Usernames and emails are unique, compared without regard to case.\n\n" +
 			clientHelp,
-		Example: "  linkbolt user create alice alice@example.com",
-		Args:    cobra.ExactArgs(2),
+		Example:     "  linkbolt user create alice alice@example.com",
+		Args:        exactArgs("USERNAME", "EMAIL"),
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.username, o.email = args[0], args[1]
 			return runUserCreate(cmd.Context(), cmd.OutOrStdout(), o)

@@ -21,8 +21,9 @@ func newUserDeleteCommand(g *globalOptions) *cobra.Command {
 		Short: "Delete users",
 		Long: "Delete the users with the given ids, in order, stopping at the first failure. The\n" +
 			"links of a deleted user keep redirecting and lose their owner.\n\n" + clientHelp,
-		Example: "  linkbolt user delete 7",
-		Args:    cobra.MinimumNArgs(1),
+		Example:     "  linkbolt user delete 7",
+		Args:        minArgs("ID"),
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ids = args
 			return runUserDelete(cmd.Context(), cmd.OutOrStdout(), o)

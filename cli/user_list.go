@@ -21,8 +21,9 @@ func newUserListCommand(g *globalOptions) *cobra.Command {
 		Short: "List the users",
 		Long: "List users in id order, one page at a time unless --all follows every page.\n\n" +
 			clientHelp,
-		Example: "  linkbolt user list --all",
-		Args:    cobra.NoArgs,
+		Example:     "  linkbolt user list --all",
+		Args:        noArgs,
+		Annotations: stopsByContext(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.changed = changedFlags(cmd)
 			return runUserList(cmd.Context(), cmd.OutOrStdout(), o)

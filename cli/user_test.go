@@ -48,7 +48,7 @@ func TestUserCreate(t *testing.T) {
 	}{
 		{"username taken", []string{"user", "create", "ALICE", "other@example.com"}, exitRejected, []string{"409 Conflict"}},
 		{"invalid email", []string{"user", "create", "carol", "not-an-email"}, exitRejected, []string{"422", "(field email)"}},
-		{"missing email", []string{"user", "create", "carol"}, exitUsage, []string{"accepts 2 arg"}},
+		{"missing email", []string{"user", "create", "carol"}, exitUsage, []string{"missing EMAIL: linkbolt user create USERNAME EMAIL [flags]"}},
 	}
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,15 +2,20 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/linkbolt/linkbolt/internal/tempfile"
 )
 
 // storeContent is every user, URL and event of a store, read through the
@@ -110,7 +115,7 @@ func TestCompact(t *testing.T) {
 				out = filepath.Join(dir, "compacted.db")
 				target = out
 			}
-			res, err := Compact(path, out, nil)
+			res, err := Compact(context.Background(), path, out, nil)
 			if err != nil {
 				t.Fatalf("compact: %v", err)
 			}
@@ -166,7 +171,7 @@ func TestCompactKeepsSequences(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "seq.db")
 	buildSparseStore(t, path)
 	before := readContent(t, path)
-	if _, err := Compact(path, "", nil); err != nil {
+	if _, err := Compact(context.Background(), path, "", nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -196,7 +201,7 @@ func TestCompactErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if _, err := Compact(path, "", lockWait); !errors.Is(err, ErrInUse) {
+		if _, err := Compact(context.Background(), path, "", lockWait); !errors.Is(err, ErrInUse) {
 			t.Errorf("compact of an open file: got %v, want ErrInUse", err)
 		}
 		entries, _ := os.ReadDir(dir)
@@ -213,7 +218,7 @@ func TestCompactErrors(t *testing.T) {
 		if err := os.WriteFile(out, []byte("keep"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Compact(path, out, lockWait); !errors.Is(err, fs.ErrExist) {
+		if _, err := Compact(context.Background(), path, out, lockWait); !errors.Is(err, fs.ErrExist) {
 			t.Errorf("compact onto an existing file: got %v, want ErrExist", err)
 		}
 		if data, _ := os.ReadFile(out); string(data) != "keep" {
@@ -223,7 +228,7 @@ func TestCompactErrors(t *testing.T) {
 
 	t.Run("missing file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "missing.db")
-		if _, err := Compact(path, "", lockWait); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := Compact(context.Background(), path, "", lockWait); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("compact of a missing file: got %v, want ErrNotExist", err)
 		}
 	})
@@ -258,13 +263,127 @@ func TestCompactDamagedFile(t *testing.T) {
 	}
 
 	out := filepath.Join(dir, "out.db")
-	if _, err := Compact(path, out, nil); !errors.Is(err, ErrCorrupt) {
+	if _, err := Compact(context.Background(), path, out, nil); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("compact of a damaged file: got %v, want ErrCorrupt", err)
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.Name() != "damaged.db" {
 			t.Errorf("compact left %s behind", e.Name())
+		}
+	}
+}
+
+// countdownContext ends with errCountdown once its Done method has been
+// called a given number of times. A compaction calls Done once per key, so
+// the test can end the context in the middle of the copy.
+type countdownContext struct {
+	context.Context
+	cancel context.CancelCauseFunc
+	left   atomic.Int64
+}
+
+var errCountdown = errors.New("countdown reached zero")
+
+func newCountdownContext(t *testing.T, calls int64) *countdownContext {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	c := &countdownContext{Context: ctx, cancel: cancel}
+	c.left.Store(calls)
+	return c
+}
+
+func (c *countdownContext) Done() <-chan struct{} {
+	if c.left.Add(-1) == 0 {
+		c.cancel(errCountdown)
+	}
+	return c.Context.Done()
+}
+
+func TestCompactStopsWhenContextEnds(t *testing.T) {
+	for _, output := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "sparse.db")
+		buildSparseStore(t, path)
+		original, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := ""
+		if output {
+			out = filepath.Join(dir, "out.db")
+		}
+
+		ctx := newCountdownContext(t, 100)
+		_, err = Compact(ctx, path, out, nil)
+		if !errors.Is(err, errCountdown) {
+			t.Fatalf("output %v: Compact returned %v, want the cause of the context", output, err)
+		}
+		if left := ctx.left.Load(); left > 0 {
+			t.Errorf("output %v: the copy stopped before the context ended (%d calls left)", output, left)
+		}
+		after, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(after, original) {
+			t.Errorf("output %v: the original changed (%v)", output, err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() != "sparse.db" {
+				t.Errorf("output %v: %s left behind", output, e.Name())
+			}
+		}
+	}
+}
+
+func TestCompactRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sparse.db")
+	buildSparseStore(t, path)
+
+	// A compaction killed with SIGKILL leaves a file of bbolt's initial
+	// four pages. A file that a process holds, and a file that a person
+	// named, stay.
+	stale := filepath.Join(dir, ".sparse.db.compact-123")
+	if err := os.WriteFile(stale, make([]byte, 16<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	running, err := tempfile.Create(dir, compactTempPrefix(path), "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	named := filepath.Join(dir, ".sparse.db.compact-old")
+	if err := os.WriteFile(named, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, ".other.db.compact-123")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	found, err := StaleCompactTemps(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(found, []string{stale}) {
+		t.Errorf("StaleCompactTemps = %v, want [%s]", found, stale)
+	}
+
+	res, err := Compact(t.Context(), path, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.RemovedTemps, []string{stale}) {
+		t.Errorf("RemovedTemps = %v, want [%s]", res.RemovedTemps, stale)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s still exists (stat error %v)", stale, err)
+	}
+	for _, file := range []string{running.Name(), named, other} {
+		if _, err := os.Stat(file); err != nil {
+			t.Errorf("%s was removed: %v", file, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -85,7 +86,7 @@ func TestCheckAndCompactSurviveDamagedPages(t *testing.T) {
 			}
 			// Compact checks bbolt's structures only; damage inside a record
 			// is copied as it is.
-			if _, err := Compact(path, path+".out", nil); err == nil && fileDamage {
+			if _, err := Compact(context.Background(), path, path+".out", nil); err == nil && fileDamage {
 				t.Errorf("page %d byte %d: compact accepted a file whose pages check rejects: %s", page, o, problemList(report))
 			}
 			os.Remove(path)
@@ -148,7 +149,7 @@ func TestCheckReportsInvalidMetaPage(t *testing.T) {
 		if !report.OK() && strings.Contains(problemList(report), "both meta pages") {
 			t.Errorf("meta page %d damaged: problems %s, want the other page read", page, problemList(report))
 		}
-		if _, err := Compact(copyPath, copyPath+".out", nil); !errors.Is(err, ErrCorrupt) {
+		if _, err := Compact(context.Background(), copyPath, copyPath+".out", nil); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("compact of a file with meta page %d invalid: %v, want ErrCorrupt", page, err)
 		}
 	}
@@ -238,7 +239,7 @@ func TestOpenRejectsNonDatabaseFiles(t *testing.T) {
 				done <- err
 				_, err = Check(tt.path, nil)
 				done <- err
-				_, err = Compact(tt.path, filepath.Join(t.TempDir(), "out.db"), nil)
+				_, err = Compact(context.Background(), tt.path, filepath.Join(t.TempDir(), "out.db"), nil)
 				done <- err
 			}()
 
@@ -288,7 +289,7 @@ func TestForeignBboltFileRejected(t *testing.T) {
 	} else if !strings.Contains(err.Error(), `"inventory"`) {
 		t.Errorf("error %v does not name the file's bucket", err)
 	}
-	if _, err := Compact(path, "", nil); !errors.Is(err, ErrForeign) {
+	if _, err := Compact(context.Background(), path, "", nil); !errors.Is(err, ErrForeign) {
 		t.Errorf("Compact: %v, want ErrForeign", err)
 	}
 	after, err := os.ReadFile(path)
