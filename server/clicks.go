@@ -204,9 +204,11 @@ func (rec *recorder) waitingFlushes(replies []chan struct{}) []chan struct{} {
 }
 
 // drain moves every queued click into the batch, committing full batches
-// on the way. It stops early while the batch is held.
+// on the way. It stops early while the batch is held for a disk that is
+// still full. Once the store accepts writes again it takes the queue too,
+// so that a reader's flush writes the clicks queued behind the held batch.
 func (rec *recorder) drain(batch []store.Click) []store.Click {
-	for !rec.holding {
+	for !rec.waitingForSpace() {
 		select {
 		case c := <-rec.queue:
 			batch = append(batch, c)
@@ -218,6 +220,12 @@ func (rec *recorder) drain(batch []store.Click) []store.Click {
 		}
 	}
 	return batch
+}
+
+// waitingForSpace reports whether the recorder holds its batch and the
+// store still refuses writes for lack of space.
+func (rec *recorder) waitingForSpace() bool {
+	return rec.holding && errors.Is(rec.store.Err(), store.ErrNoSpace)
 }
 
 // commit marks the clicks of bots, writes the batch and returns it
@@ -236,7 +244,7 @@ func (rec *recorder) commitWith(batch []store.Click, write func([]store.Click) e
 	if len(batch) == 0 {
 		return batch
 	}
-	if rec.holding && errors.Is(rec.store.Err(), store.ErrNoSpace) && !rec.closed.Load() {
+	if rec.waitingForSpace() && !rec.closed.Load() {
 		rec.timer.Reset(clickRetry)
 		return batch
 	}
