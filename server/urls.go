@@ -115,8 +115,8 @@ func readLinkOptions(obj object, up *store.URLUpdate) error {
 	}
 	if raw, ok := obj["max_clicks"]; ok && !isNull(raw) {
 		v, _, err := obj.integer("max_clicks")
-		if err != nil || v <= 0 {
-			return invalidField("max_clicks", "max_clicks must be a positive integer or null")
+		if err != nil || v <= 0 || v > store.MaxClickLimit {
+			return invalidField("max_clicks", "max_clicks must be an integer from 1 to %d, or null for no limit", int64(store.MaxClickLimit))
 		}
 		up.MaxClicks = store.Some(uint64(v))
 	} else if ok {
