@@ -190,7 +190,7 @@ func (s *Server) createURL(w http.ResponseWriter, r *http.Request) error {
 
 	// A scan may have remembered the new code as unknown.
 	s.cache.Remove(u.ShortCode)
-	writeJSON(w, http.StatusCreated, s.urlView(u))
+	s.writeJSON(w, r, http.StatusCreated, s.urlView(u))
 	return nil
 }
 
@@ -223,7 +223,7 @@ func (s *Server) listURLs(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range urls {
 		views = append(views, s.urlView(u))
 	}
-	writeList(w, r, p, total, views)
+	s.writeList(w, r, p, total, views)
 	return nil
 }
 
@@ -237,7 +237,7 @@ func (s *Server) getURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.urlView(u))
+	s.writeJSON(w, r, http.StatusOK, s.urlView(u))
 	return nil
 }
 
@@ -265,7 +265,7 @@ func (s *Server) updateURL(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.cache.Remove(u.ShortCode)
 	s.limits.forget(u.ID)
-	writeJSON(w, http.StatusOK, s.urlView(u))
+	s.writeJSON(w, r, http.StatusOK, s.urlView(u))
 	return nil
 }
 

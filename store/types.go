@@ -45,7 +45,8 @@ type URL struct {
 
 // MaxClickLimit is the largest URL.MaxClicks, 2^63 − 1, because the API
 // reads integers as int64. Writes reject a larger limit, so that every
-// stored limit survives an export and an import.
+// stored limit survives an export and an import, and reads report one as
+// ErrCorrupt.
 const MaxClickLimit = math.MaxInt64
 
 // Event is something that happened to a link. A zero UserID means no user.
