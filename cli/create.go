@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/linkbolt/linkbolt/server"
+	"github.com/linkbolt/linkbolt/store"
 )
 
 // createOptions are the flags and argument of the create command.
@@ -66,9 +66,9 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// maxClicksRange is the range of --max-clicks: the server reads the
-// value as a positive int64.
-var maxClicksRange = fmt.Sprintf("an integer from 1 to %d", math.MaxInt64)
+// maxClicksRange is the range of --max-clicks, the same as that of the
+// max_clicks field of the API and of a urls CSV.
+var maxClicksRange = fmt.Sprintf("an integer from 1 to %d", uint64(store.MaxClickLimit))
 
 // redirectTypes is the range of --redirect-type.
 const redirectTypes = "301, 302, 307 or 308"
@@ -80,7 +80,7 @@ func checkLinkFlags(changed map[string]bool, userID, maxClicks uint64, redirectT
 	if err := checkUserIDFlag(changed, userID); err != nil {
 		return err
 	}
-	if changed["max-clicks"] && (maxClicks == 0 || maxClicks > math.MaxInt64) {
+	if changed["max-clicks"] && (maxClicks == 0 || maxClicks > store.MaxClickLimit) {
 		return outOfRange("max-clicks", maxClicks, maxClicksRange)
 	}
 	if changed["redirect-type"] && !server.ValidRedirectStatus(redirectType) {

@@ -808,6 +808,7 @@ func TestClientRangeChecks(t *testing.T) {
 		{"create user id above max", []string{"create", "https://example.com/a", "--user-id", aboveMaxID}, `invalid --user-id "` + aboveMaxID + `": ` + userRange},
 		{"update zero user id", []string{"update", id, "--user-id", "0"}, `invalid --user-id "0": ` + userRange},
 		{"update zero max clicks", []string{"update", id, "--max-clicks", "0"}, `invalid --max-clicks "0": ` + clicksRange},
+		{"update max clicks above int64", []string{"update", id, "--max-clicks", aboveMaxInt}, `invalid --max-clicks "` + aboveMaxInt + `": ` + clicksRange},
 		{"update id above max", []string{"update", aboveMaxID, "--title", "x"}, `invalid id "` + aboveMaxID + `": ` + idRangeError},
 		{"list zero user id", []string{"list", "--user-id", "0"}, `invalid --user-id "0": ` + userRange},
 		{"purge zero user id", []string{"purge", "--user-id", "0", "--dry-run"}, `invalid --user-id "0": ` + userRange},

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/linkbolt/linkbolt/server"
+	"github.com/linkbolt/linkbolt/store"
 )
 
 // guaranteesFixture builds a server whose export must carry what the
@@ -168,4 +169,55 @@ func TestImportExportWithoutReservations(t *testing.T) {
 			t.Errorf("reservation %d = %s, want %s", i, list[i], w)
 		}
 	}
+}
+
+func TestExportImportLargestMaxClicks(t *testing.T) {
+	clearEnv(t)
+	const largest = "9223372036854775807" // store.MaxClickLimit
+	a := startAPIServer(t, server.Options{})
+	a.createLink(t, map[string]any{"original_url": "https://example.com/big", "short_code": "big", "max_clicks": store.MaxClickLimit})
+	a.createLink(t, map[string]any{"original_url": "https://example.com/over", "short_code": "over", "max_clicks": 1 << 53})
+	dir := t.TempDir()
+	expectExit(t, a.cli(t, "export", "--dir", dir), exitOK)
+
+	// wantLimits checks the limits of both links on a server.
+	wantLimits := func(t *testing.T, s *apiServer) {
+		t.Helper()
+		for id, want := range map[uint64]uint64{1: store.MaxClickLimit, 2: 1 << 53} {
+			if got := s.getLink(t, id).MaxClicks; got == nil || *got != want {
+				t.Errorf("max_clicks of link %d = %v, want %d", id, got, want)
+			}
+		}
+	}
+	t.Run("through the server", func(t *testing.T) {
+		b := startAPIServer(t, server.Options{})
+		importExport(t, b, dir, true)
+		wantLimits(t, b)
+	})
+	t.Run("into a file", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "new.db")
+		expectExit(t, runCommand(t, append(importArgs(dir, "csv"), "--db", db)...), exitOK)
+		wantLimits(t, startAPIServerOn(t, db, nil, server.Options{}, nil))
+	})
+
+	// One above the range is rejected on both paths, naming the line,
+	// the value and the limit.
+	urls, err := os.ReadFile(filepath.Join(dir, "urls.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	above := strings.Replace(string(urls), ","+largest+",", ",9223372036854775808,", 1)
+	if above == string(urls) {
+		t.Fatalf("urls.csv has no max_clicks cell %s:\n%s", largest, urls)
+	}
+	path := writeFile(t, t.TempDir(), "urls.csv", above)
+	const reason = `line 2: max_clicks "9223372036854775808" is larger than ` + largest
+	t.Run("above range through the server", func(t *testing.T) {
+		b := startAPIServer(t, server.Options{})
+		expectExit(t, b.cli(t, "import", "--urls", path), exitRejected, reason)
+	})
+	t.Run("above range into a file", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "new.db")
+		expectExit(t, runCommand(t, "import", "--urls", path, "--db", db), exitFailure, reason)
+	})
 }

@@ -60,7 +60,7 @@ func (s *Server) urlStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, statsView(st, days))
+	s.writeJSON(w, r, http.StatusOK, statsView(st, days))
 	return nil
 }
 
@@ -115,7 +115,7 @@ func (s *Server) purge(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.log.Info("purged links", "links", res.Links, "events", res.Events)
 	}
-	writeJSON(w, http.StatusOK, purgeJSON{DryRun: dryRun, Links: res.Links, Events: res.Events})
+	s.writeJSON(w, r, http.StatusOK, purgeJSON{DryRun: dryRun, Links: res.Links, Events: res.Events})
 	return nil
 }
 

@@ -74,10 +74,16 @@ func startAPI(t *testing.T, opts Options) *apiClient {
 // returns the server.
 func startAPIOnStore(t *testing.T, opts Options, storeOpts *store.Options) (*apiClient, *Server) {
 	t.Helper()
+	return startAPIOnFile(t, filepath.Join(t.TempDir(), "linkbolt.db"), opts, storeOpts)
+}
+
+// startAPIOnFile is startAPIOnStore on the database file at path.
+func startAPIOnFile(t *testing.T, path string, opts Options, storeOpts *store.Options) (*apiClient, *Server) {
+	t.Helper()
 	if opts.Clicks.Flush == 0 {
 		opts.Clicks.Flush = testClickFlush
 	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "linkbolt.db"), storeOpts)
+	st, err := store.Open(path, storeOpts)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

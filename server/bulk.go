@@ -79,7 +79,7 @@ func (s *Server) importCSV(w http.ResponseWriter, r *http.Request, load func(*st
 	// change click counts.
 	s.cache.Purge()
 	s.limits.reset()
-	writeJSON(w, http.StatusCreated, bulkResult{Imported: n, Count: n})
+	s.writeJSON(w, r, http.StatusCreated, bulkResult{Imported: n, Count: n})
 	return nil
 }
 

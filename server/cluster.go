@@ -204,7 +204,7 @@ func (s *Server) writeClusterError(w http.ResponseWriter, r *http.Request, err e
 		s.log.Warn("shard not reachable", "shard", peerErr.Peer, "error", peerErr.Err,
 			"method", r.Method, "path", r.URL.Path)
 		w.Header().Set("Retry-After", retryAfterSeconds)
-		writeJSON(w, http.StatusServiceUnavailable, shardDownBody{
+		s.writeJSON(w, r, http.StatusServiceUnavailable, shardDownBody{
 			Error: fmt.Sprintf("shard %s is not reachable, so this request failed; retry later", peerErr.Peer),
 			Shard: peerErr.Peer,
 		})

@@ -82,7 +82,7 @@ func (s *Server) routeBulk(kind bulkKind) handlerFunc {
 		if err := s.reserveEverywhere(r, checked.seq); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, bulkResult{Imported: checked.rows, Count: checked.rows})
+		s.writeJSON(w, r, http.StatusCreated, bulkResult{Imported: checked.rows, Count: checked.rows})
 		return nil
 	}
 }
@@ -599,7 +599,7 @@ func (s *Server) writePartialImport(w http.ResponseWriter, r *http.Request, e *p
 		"path", r.URL.Path)
 	body.Error = fmt.Sprintf("the import is incomplete: shards %s imported their rows, then shard %s failed (%s); import the same file again to complete it",
 		strings.Join(e.wrote, ", "), cmp.Or(body.Shard, "?"), reason)
-	writeJSON(w, status, body)
+	s.writeJSON(w, r, status, body)
 }
 
 // reserveEverywhere makes every shard draw new ids above seq where seq

@@ -77,7 +77,7 @@ func (s *Server) fanOutPages(w http.ResponseWriter, r *http.Request, merge merge
 	// NOTE: copies counts only the repeated records among those fetched.
 	// X-Total-Count can still count a copy twice when it lies beyond
 	// page × per_page on both shards, as docs/cluster.md states.
-	writeList(w, r, p, total-min(copies, total), items)
+	s.writeList(w, r, p, total-min(copies, total), items)
 	return nil
 }
 
@@ -216,7 +216,7 @@ func (s *Server) fanOutPurge(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, sum)
+	s.writeJSON(w, r, http.StatusOK, sum)
 	return nil
 }
 

@@ -144,7 +144,7 @@ func (s *Server) internalSequences(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, seq)
+	s.writeJSON(w, r, http.StatusOK, seq)
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (s *Server) internalReserveIDs(w http.ResponseWriter, r *http.Request) erro
 	if err := s.store.ReserveIDs(seq); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, seq)
+	s.writeJSON(w, r, http.StatusOK, seq)
 	return nil
 }
 
@@ -177,7 +177,7 @@ func (s *Server) internalUserUnique(w http.ResponseWriter, r *http.Request) erro
 	if err := s.store.CheckUserUnique(q.Get("username"), q.Get("email"), except); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"unique": true})
+	s.writeJSON(w, r, http.StatusOK, map[string]bool{"unique": true})
 	return nil
 }
 
@@ -197,7 +197,7 @@ func (s *Server) internalImportUsers(w http.ResponseWriter, r *http.Request) err
 	if err := s.store.ImportUsers(users); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"users": len(users)})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"users": len(users)})
 	return nil
 }
 
@@ -209,7 +209,7 @@ func (s *Server) internalRemoveUsers(w http.ResponseWriter, r *http.Request) err
 	if err := s.store.RemoveUsers(ids); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"users": len(ids)})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"users": len(ids)})
 	return nil
 }
 
@@ -225,7 +225,7 @@ func (s *Server) internalDisown(w http.ResponseWriter, r *http.Request) error {
 	for _, code := range codes {
 		s.cache.Remove(code)
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"urls": len(codes)})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"urls": len(codes)})
 	return nil
 }
 
@@ -241,7 +241,7 @@ func (s *Server) internalHas(has func([]uint64) ([]uint64, error)) handlerFunc {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, found)
+		s.writeJSON(w, r, http.StatusOK, found)
 		return nil
 	}
 }
@@ -258,7 +258,7 @@ func (s *Server) internalGetLinks(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, links)
+	s.writeJSON(w, r, http.StatusOK, links)
 	return nil
 }
 
@@ -277,7 +277,7 @@ func (s *Server) internalCheckBulk(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return body.explain(err)
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"rows": rows})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"rows": rows})
 	return nil
 }
 
@@ -308,7 +308,7 @@ func (s *Server) internalExportLinks(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, exportJSON{Links: links, Next: next})
+	s.writeJSON(w, r, http.StatusOK, exportJSON{Links: links, Next: next})
 	return nil
 }
 
@@ -329,7 +329,7 @@ func (s *Server) internalImportLinks(w http.ResponseWriter, r *http.Request) err
 		s.cache.Remove(l.URL.ShortCode)
 		s.limits.forget(l.URL.ID)
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"links": len(links)})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"links": len(links)})
 	return nil
 }
 
@@ -349,7 +349,7 @@ func (s *Server) internalRemoveLinks(w http.ResponseWriter, r *http.Request) err
 	for _, id := range ids {
 		s.limits.forget(id)
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"links": len(codes)})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"links": len(codes)})
 	return nil
 }
 
@@ -362,7 +362,7 @@ func (s *Server) internalTombstones(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, codes)
+	s.writeJSON(w, r, http.StatusOK, codes)
 	return nil
 }
 
@@ -385,7 +385,7 @@ func (s *Server) internalReserveCodes(w http.ResponseWriter, r *http.Request) er
 	for code := range codes {
 		s.cache.Remove(code)
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"codes": len(codes)})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"codes": len(codes)})
 	return nil
 }
 
@@ -402,7 +402,7 @@ func (s *Server) internalRemoveTombstones(w http.ResponseWriter, r *http.Request
 	if err := s.store.RemoveTombstones(codes); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"codes": len(codes)})
+	s.writeJSON(w, r, http.StatusOK, map[string]int{"codes": len(codes)})
 	return nil
 }
 

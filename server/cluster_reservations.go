@@ -103,7 +103,7 @@ func (s *Server) fanOutReservationsImport(w http.ResponseWriter, r *http.Request
 	if _, err := s.importParts(r, parts, reservationsBulkPath, nil); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, bulkResult{Imported: rows, Count: rows})
+	s.writeJSON(w, r, http.StatusCreated, bulkResult{Imported: rows, Count: rows})
 	return nil
 }
 

@@ -69,7 +69,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.limits.forget(ev.URLID)
-	writeJSON(w, http.StatusCreated, eventView(ev))
+	s.writeJSON(w, r, http.StatusCreated, eventView(ev))
 	return nil
 }
 
@@ -143,7 +143,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	for _, ev := range events {
 		views = append(views, eventView(ev))
 	}
-	writeList(w, r, p, total, views)
+	s.writeList(w, r, p, total, views)
 	return nil
 }
 
@@ -157,6 +157,6 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, eventView(ev))
+	s.writeJSON(w, r, http.StatusOK, eventView(ev))
 	return nil
 }

@@ -11,10 +11,10 @@ import (
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Ping(); err != nil {
 		s.log.Error("health check failed", "error", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "the store cannot be read"})
+		s.writeJSON(w, r, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "the store cannot be read"})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
 	return nil
 }
 
@@ -31,10 +31,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 		reason = "store is not accepting writes; restart the server"
 	}
 	if reason != "" {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
+		s.writeJSON(w, r, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }
 

@@ -142,11 +142,11 @@ func stringParam(q url.Values, name string, limit int) (*string, error) {
 
 // writeList sends one page of a list with its X-Total-Count and RFC 8288
 // Link headers.
-func writeList(w http.ResponseWriter, r *http.Request, p store.Page, total uint64, items any) {
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, p store.Page, total uint64, items any) {
 	h := w.Header()
 	h.Set("X-Total-Count", strconv.FormatUint(total, 10))
 	h.Set("Link", linkHeader(r, p, total))
-	writeJSON(w, http.StatusOK, items)
+	s.writeJSON(w, r, http.StatusOK, items)
 }
 
 // listFilters are the query parameters that each list route filters by,

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/linkbolt/linkbolt/store"
 )
 
 // These tests check the OpenAPI document against the route table and
@@ -162,6 +164,33 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 				t.Errorf("openapi.json documents %s, which no route serves", op)
 			}
 		})
+	}
+}
+
+func TestOpenAPIMaxClicksRange(t *testing.T) {
+	// json.Number keeps the bounds exact, where float64 would round
+	// 2^63 - 1 up to 2^63.
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				MaxClicks struct {
+					Minimum json.Number `json:"minimum"`
+					Maximum json.Number `json:"maximum"`
+				}
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(openAPIDocument))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	bounds := doc.Components.Schemas.MaxClicks
+	if bounds.Minimum != "1" {
+		t.Errorf("MaxClicks minimum = %q, want 1", bounds.Minimum)
+	}
+	if want := strconv.FormatUint(store.MaxClickLimit, 10); string(bounds.Maximum) != want {
+		t.Errorf("MaxClicks maximum = %q, want store.MaxClickLimit %s", bounds.Maximum, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/linkbolt/linkbolt/store"
 )
@@ -31,6 +32,38 @@ func BenchmarkRedirectCacheHit(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		srv.ServeHTTP(w, req)
+	}
+}
+
+// BenchmarkListEvents serves GET /events?event_type=click&per_page=1000
+// from a store of 1,000 click events, JSON encoding included.
+func BenchmarkListEvents(b *testing.B) {
+	srv, st := newStoreServer(b)
+	link, err := st.CreateURL(store.URL{ShortCode: "bench1", OriginalURL: "https://example.com/a?b=c", IsActive: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	clicks := make([]store.Click, 1000)
+	for i := range clicks {
+		clicks[i] = store.Click{
+			URLID:     link.ID,
+			Time:      time.Now(),
+			Referrer:  "https://news.example.org/item?id=42",
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+		}
+	}
+	if err := st.RecordClicks(clicks); err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/events?event_type=click&per_page=1000", nil)
+
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
 	}
 }
 

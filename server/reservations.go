@@ -39,7 +39,7 @@ func (s *Server) listReservations(w http.ResponseWriter, r *http.Request) error 
 		}
 		views = append(views, v)
 	}
-	writeList(w, r, p, total, views)
+	s.writeList(w, r, p, total, views)
 	return nil
 }
 

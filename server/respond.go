@@ -11,14 +11,17 @@ import (
 	"github.com/linkbolt/linkbolt/store"
 )
 
-// writeJSON sends v as a JSON body with the status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON sends v as a JSON body with the status. A value that does not
+// encode becomes a 500, logged with the route of r.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	// URLs are sent as they are, without encoding/json's \u0026 for "&".
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
+		s.log.Error("encoding the response failed", "error", err, "route", r.Pattern,
+			"method", r.Method, "path", r.URL.Path, "status", status)
 		buf.Reset()
 		buf.WriteString(`{"error":"internal server error; the server log has the details"}` + "\n")
 	}
@@ -36,9 +39,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(s.retryAfter(err)))
 	}
 	if status == http.StatusInternalServerError || errors.Is(err, store.ErrIDsExhausted) || errors.Is(err, store.ErrCorrupt) {
-		s.log.Error("request failed", "error", err, "method", r.Method, "path", r.URL.Path, "status", status)
+		s.log.Error("request failed", "error", err, "route", r.Pattern, "method", r.Method, "path", r.URL.Path, "status", status)
 	}
-	writeJSON(w, status, body)
+	s.writeJSON(w, r, status, body)
 }
 
 // unavailableRetryAfter is the Retry-After, in seconds, of a 503 from a

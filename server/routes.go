@@ -183,7 +183,7 @@ func (s *Server) finishRequest(sw *statusWriter, r *http.Request, m *routeMetric
 		}
 		s.log.Error("handler panicked", "panic", p, "method", r.Method, "path", r.URL.Path)
 		if sw.status == 0 {
-			writeJSON(sw, http.StatusInternalServerError, errorBody{Error: "internal server error; the server log has the details"})
+			s.writeJSON(sw, r, http.StatusInternalServerError, errorBody{Error: "internal server error; the server log has the details"})
 		}
 	}
 	m.observe(r.Method, sw.code(), start)

@@ -238,6 +238,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // it, because the mux's matching allocates for the path value.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if code, ok := s.shortLinkPath(r); ok {
+		// The pattern that the mux would set names the route in logs.
+		r.Pattern = codeRoute
 		start := time.Now()
 		sw := newStatusWriter(w)
 		defer s.finishRequest(sw, r, s.codeMetrics, start, true)

@@ -121,8 +121,8 @@ func readLinkOptions(obj object, up *store.URLUpdate) error {
 	}
 	if raw, ok := obj["max_clicks"]; ok && !isNull(raw) {
 		v, _, err := obj.integer("max_clicks")
-		if err != nil || v <= 0 {
-			return invalidField("max_clicks", "max_clicks must be a positive integer or null")
+		if err != nil || v <= 0 || v > store.MaxClickLimit {
+			return invalidField("max_clicks", "max_clicks must be an integer from 1 to %d, or null for no limit", int64(store.MaxClickLimit))
 		}
 		up.MaxClicks = store.Some(uint64(v))
 	} else if ok {
@@ -199,7 +199,7 @@ func (s *Server) createURL(w http.ResponseWriter, r *http.Request) error {
 
 	// A scan may have remembered the new code as unknown.
 	s.cache.Remove(u.ShortCode)
-	writeJSON(w, http.StatusCreated, s.urlView(u))
+	s.writeJSON(w, r, http.StatusCreated, s.urlView(u))
 	return nil
 }
 
@@ -232,7 +232,7 @@ func (s *Server) listURLs(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range urls {
 		views = append(views, s.urlView(u))
 	}
-	writeList(w, r, p, total, views)
+	s.writeList(w, r, p, total, views)
 	return nil
 }
 
@@ -246,7 +246,7 @@ func (s *Server) getURL(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.urlView(u))
+	s.writeJSON(w, r, http.StatusOK, s.urlView(u))
 	return nil
 }
 
@@ -274,7 +274,7 @@ func (s *Server) updateURL(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.cache.Remove(u.ShortCode)
 	s.limits.forget(u.ID)
-	writeJSON(w, http.StatusOK, s.urlView(u))
+	s.writeJSON(w, r, http.StatusOK, s.urlView(u))
 	return nil
 }
 

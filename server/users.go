@@ -73,7 +73,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, userView(u))
+	s.writeJSON(w, r, http.StatusCreated, userView(u))
 	return nil
 }
 
@@ -94,7 +94,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range users {
 		views = append(views, userView(u))
 	}
-	writeList(w, r, p, total, views)
+	s.writeList(w, r, p, total, views)
 	return nil
 }
 
@@ -107,7 +107,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userView(u))
+	s.writeJSON(w, r, http.StatusOK, userView(u))
 	return nil
 }
 
@@ -129,7 +129,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userView(u))
+	s.writeJSON(w, r, http.StatusOK, userView(u))
 	return nil
 }
 

@@ -409,6 +409,26 @@ func TestCheckNamesDamage(t *testing.T) {
 			total: 1,
 		},
 		{
+			name: "event details not valid UTF-8",
+			damage: func(tx *bolt.Tx) error {
+				ev := fx.ownedCreated
+				ev.Details = json.RawMessage("{\"note\":\"caf\xe9\"}")
+				return tx.Bucket(bucketEvents).Put(itob(ev.ID), encodeEvent(&ev))
+			},
+			kind: ProblemRecord, bucket: bucketEvents, text: "details is not valid UTF-8",
+			total: 1,
+		},
+		{
+			name: "url max_clicks above limit",
+			damage: func(tx *bolt.Tx) error {
+				u := fx.unowned
+				u.MaxClicks = MaxClickLimit + 1
+				return tx.Bucket(bucketURLs).Put(itob(u.ID), encodeURL(&u))
+			},
+			kind: ProblemRecord, bucket: bucketURLs, text: "max_clicks 9223372036854775808 is larger than 9223372036854775807",
+			total: 1,
+		},
+		{
 			name: "event url entry missing",
 			damage: func(tx *bolt.Tx) error {
 				ev := fx.ownedCreated

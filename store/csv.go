@@ -206,8 +206,8 @@ func parseCSV[T any](r io.Reader, columns []csvColumn, parse func(*csvRows) (T, 
 // absent, and an absent column reads as empty cells. An empty expires_at
 // means the link never expires, an empty max_clicks means no click limit
 // and 0 is invalid, and an empty redirect_type means the server's default.
-// Otherwise max_clicks follows the rules of ids, and redirect_type is 301,
-// 302, 307 or 308.
+// Otherwise max_clicks is a decimal integer from 1 to MaxClickLimit
+// without sign or spaces, and redirect_type is 301, 302, 307 or 308.
 //
 // A repeated id replaces the earlier row, but a short code used by two ids
 // makes the later row invalid. The URLs are returned sorted by id, one per
@@ -324,7 +324,7 @@ func parseURLOptions(u *URL, values []string) error {
 			return err
 		}
 	}
-	if u.MaxClicks, err = parseCSVOptionalID("max_clicks", values[urlColMaxClicks]); err != nil {
+	if u.MaxClicks, err = parseCSVOptionalInt("max_clicks", values[urlColMaxClicks], MaxClickLimit); err != nil {
 		return err
 	}
 	u.RedirectType, err = parseCSVRedirectType(values[urlColRedirectType])
@@ -574,6 +574,12 @@ func sortUniqueByID[T any](records []T, id func(*T) uint64) []T {
 
 // parseCSVID parses a required id: decimal digits only, from 1 to MaxID.
 func parseCSVID(column, cell string) (uint64, error) {
+	return parseCSVInt(column, cell, MaxID)
+}
+
+// parseCSVInt parses a required positive integer: decimal digits only,
+// from 1 to limit.
+func parseCSVInt(column, cell string, limit uint64) (uint64, error) {
 	if cell == "" {
 		return 0, fmt.Errorf("%s is empty", column)
 	}
@@ -582,26 +588,32 @@ func parseCSVID(column, cell string) (uint64, error) {
 			return 0, fmt.Errorf("%s %s is not a positive integer", column, quoteCell(cell))
 		}
 	}
-	id, err := strconv.ParseUint(cell, 10, 64)
-	if err != nil || id > MaxID {
-		return 0, fmt.Errorf("%s %s is larger than %d", column, quoteCell(cell), uint64(MaxID))
+	n, err := strconv.ParseUint(cell, 10, 64)
+	if err != nil || n > limit {
+		return 0, fmt.Errorf("%s %s is larger than %d", column, quoteCell(cell), limit)
 	}
-	if id == 0 {
+	if n == 0 {
 		return 0, fmt.Errorf("%s %s is not a positive integer", column, quoteCell(cell))
 	}
-	return id, nil
+	return n, nil
 }
 
 // parseCSVOptionalID parses an id that may be empty, which gives 0.
 func parseCSVOptionalID(column, cell string) (uint64, error) {
+	return parseCSVOptionalInt(column, cell, MaxID)
+}
+
+// parseCSVOptionalInt parses a positive integer up to limit that may be
+// empty, which gives 0.
+func parseCSVOptionalInt(column, cell string, limit uint64) (uint64, error) {
 	if cell == "" {
 		return 0, nil
 	}
-	id, err := parseCSVID(column, cell)
+	n, err := parseCSVInt(column, cell, limit)
 	if err != nil && cell == "0" {
 		return 0, fmt.Errorf("%s \"0\" is not a positive integer (leave the cell empty for none)", column)
 	}
-	return id, err
+	return n, err
 }
 
 // parseCSVText returns a copy of a required text cell. The copy keeps the

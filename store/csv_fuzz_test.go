@@ -110,6 +110,9 @@ func FuzzParseURLsCSV(f *testing.F) {
 			if u.UserID > MaxID {
 				t.Errorf("url %d: user_id %d is larger than %d", u.ID, u.UserID, uint64(MaxID))
 			}
+			if u.MaxClicks > MaxClickLimit {
+				t.Errorf("url %d: max_clicks %d is larger than %d", u.ID, u.MaxClicks, uint64(MaxClickLimit))
+			}
 			if u.OriginalURL == "" {
 				t.Errorf("url %d: empty original_url", u.ID)
 			}

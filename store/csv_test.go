@@ -530,6 +530,16 @@ func TestParseURLsCSV(t *testing.T) {
 			})},
 		},
 		{
+			name: "max_clicks up to MaxClickLimit",
+			input: optionsHeader +
+				"1,1,a1,https://example.com/a,,True,2025-06-09 11:24:49,,,9007199254740992,\n" +
+				"2,1,a2,https://example.com/a,,True,2025-06-09 11:24:49,,,9223372036854775807,\n",
+			want: []URL{
+				{ID: 1, UserID: 1, ShortCode: "a1", OriginalURL: "https://example.com/a", IsActive: true, CreatedAt: created, UpdatedAt: created, MaxClicks: 1 << 53},
+				{ID: 2, UserID: 1, ShortCode: "a2", OriginalURL: "https://example.com/a", IsActive: true, CreatedAt: created, UpdatedAt: created, MaxClicks: MaxClickLimit},
+			},
+		},
+		{
 			name: "link option columns in any order",
 			input: "redirect_type,max_clicks,expires_at,id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n" +
 				"308,1,2026-01-02T05:04:05+02:00,1,1,OvfxQA,https://example.com/a,Roadmap update,True,2025-06-09 11:24:49,2025-07-15 11:30:38\n",
@@ -564,7 +574,7 @@ func TestParseURLsCSV(t *testing.T) {
 				"1,1,a1,https://example.com/a,,True,2025-06-09 11:24:49,,2026-01-02,,\n" +
 				"2,1,a2,https://example.com/a,,True,2025-06-09 11:24:49,,,0,\n" +
 				"3,1,a3,https://example.com/a,,True,2025-06-09 11:24:49,,,-5,\n" +
-				"4,1,a4,https://example.com/a,,True,2025-06-09 11:24:49,,,9007199254740992,\n" +
+				"4,1,a4,https://example.com/a,,True,2025-06-09 11:24:49,,,9223372036854775808,\n" +
 				"5,1,a5,https://example.com/a,,True,2025-06-09 11:24:49,,,,303\n" +
 				"6,1,a6,https://example.com/a,,True,2025-06-09 11:24:49,,,,302 \n" +
 				"7,1,a7,https://example.com/a,,True,2025-06-09 11:24:49,,,,0\n",
@@ -572,7 +582,7 @@ func TestParseURLsCSV(t *testing.T) {
 				{Line: 2, Reason: `expires_at "2026-01-02" is not a YYYY-MM-DD HH:MM:SS or RFC 3339 time`},
 				{Line: 3, Reason: `max_clicks "0" is not a positive integer (leave the cell empty for none)`},
 				{Line: 4, Reason: `max_clicks "-5" is not a positive integer`},
-				{Line: 5, Reason: `max_clicks "9007199254740992" is larger than 9007199254740991`},
+				{Line: 5, Reason: `max_clicks "9223372036854775808" is larger than 9223372036854775807`},
 				{Line: 6, Reason: `redirect_type "303" is not 301, 302, 307 or 308 (leave the cell empty for the default)`},
 				{Line: 7, Reason: `redirect_type "302 " is not 301, 302, 307 or 308 (leave the cell empty for the default)`},
 				{Line: 8, Reason: `redirect_type "0" is not 301, 302, 307 or 308 (leave the cell empty for the default)`},

@@ -338,3 +338,30 @@ func TestCheckListsDamageThatStopsOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestListDamagedDetailsIsCorrupt(t *testing.T) {
+	fx := buildCheckFixture(t)
+	id := fx.ownedCreated.ID
+	damageFile(t, fx.path, func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		record := bytes.Clone(events.Get(itob(id)))
+		record[bytes.Index(record, fx.ownedCreated.Details)] = '['
+		return events.Put(itob(id), record)
+	})
+
+	s, err := Open(fx.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, err = s.ListEvents(EventFilter{URLID: &fx.owned.ID}, Page{1, 10})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("list events with damaged details: %v, want ErrCorrupt", err)
+	}
+	if want := fmt.Sprintf("event %d does not decode: details is not a JSON object", id); !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %q, want it to contain %q", err, want)
+	}
+	if _, err := s.GetEvent(id); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("get the damaged event: %v, want ErrCorrupt", err)
+	}
+}

@@ -811,3 +811,14 @@ func TestImportConflictNamesWhyCodeIsReserved(t *testing.T) {
 		t.Errorf("create with new1: got %v, want a conflict saying %q", err, want)
 	}
 }
+
+func TestWriteRejectsMaxClicksAboveLimit(t *testing.T) {
+	s := openStore(t, nil)
+	_, err := s.CreateURL(URL{ShortCode: "big", OriginalURL: "https://example.com/", IsActive: true, MaxClicks: MaxClickLimit + 1})
+	if err == nil || !strings.Contains(err.Error(), "max_clicks 9223372036854775808 is larger than 9223372036854775807") {
+		t.Errorf("create with max_clicks 2^63: error %v, want it to name the limit", err)
+	}
+	if _, err := s.GetURLByCode("big"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("get the rejected link: error %v, want ErrNotFound", err)
+	}
+}

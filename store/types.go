@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -30,7 +31,7 @@ type URL struct {
 	ExpiresAt time.Time
 
 	// MaxClicks is the number of clicks after which the link stops
-	// redirecting; zero means no limit.
+	// redirecting; zero means no limit. It is at most MaxClickLimit.
 	MaxClicks uint64
 
 	// RedirectType is the HTTP status of the redirect; zero means the
@@ -41,6 +42,12 @@ type URL struct {
 	// apart from the record and filled in by reads.
 	ClickCount uint64
 }
+
+// MaxClickLimit is the largest URL.MaxClicks, 2^63 − 1, because the API
+// reads integers as int64. Writes reject a larger limit, so that every
+// stored limit survives an export and an import, and reads report one as
+// ErrCorrupt.
+const MaxClickLimit = math.MaxInt64
 
 // Event is something that happened to a link. A zero UserID means no user.
 // Details is always a JSON object.

@@ -71,6 +71,9 @@ func putURL(tx *bolt.Tx, u *URL, old *URL) error {
 }
 
 func writeURL(b buckets, u *URL, old *URL) error {
+	if u.MaxClicks > MaxClickLimit {
+		return fmt.Errorf("max_clicks %d is larger than %d", u.MaxClicks, uint64(MaxClickLimit))
+	}
 	codes, users, inactive := b.bucket(bucketURLCodes), b.bucket(bucketURLUsers), b.bucket(bucketURLInactive)
 	key := itob(u.ID)
 	if old != nil {
