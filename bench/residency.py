@@ -25,6 +25,7 @@ import os
 import random
 import struct
 import sys
+import time
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 BRANCH, LEAF, META, FREELIST = 0x01, 0x02, 0x04, 0x10
@@ -77,10 +78,30 @@ def read_meta(data, offset):
     return txid, page_size, root, freelist, high
 
 
+def read_stable(path):
+    """Return the bytes of the file at path, read again until no commit ended during the read.
+
+    A commit of the server ends with a write of a meta page, and pages that
+    only older commits use may be written over after it. So a read during
+    which the meta pages changed can mix two states of the file.
+    """
+    for _ in range(50):
+        with open(path, "rb") as f:
+            data = f.read()
+            first = read_meta(data, 0)
+            head = min(len(data), 2 * (first[1] if first else 1 << 16))
+            f.seek(0)
+            again = f.read(head)
+        if again == data[:head]:
+            return data
+        time.sleep(0.1)
+    raise SystemExit(f"residency.py: {path}: the server committed during each of 50 reads of the file; "
+                     "run it again when the server writes less")
+
+
 def owners(path):
     """Map each page id of the bbolt file at path to its bucket's name."""
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_stable(path)
     metas = [m for m in (read_meta(data, 0),) if m]
     for size in [metas[0][1]] if metas else [1 << k for k in range(9, 17)]:
         second = read_meta(data, size)

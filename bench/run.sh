@@ -367,7 +367,12 @@ export ZIPF_N=$BENCH_LINKS ZIPF_S
 wrk_pairs zipf "$ZIPF_ROUNDS" "$ceiling_url/" "$large_url/" -s bench/zipf.lua
 zipf_ceiling=$pair_ceiling zipf_linkbolt=$pair_linkbolt zipf_ratio=$pair_ratio zipf_rounds=$pair_rounds
 large_rss_loaded=$(rss_mb "$large_pid")
-# Which buckets the mapped pages of the database file belong to.
+# Which buckets the mapped pages of the database file belong to, once
+# the server has indexed the clicks of the load and stopped writing.
+for ((i = 0; i < 300; i++)); do
+  [ "$(metric "$large_url" linkbolt_clicks_unindexed)" = 0 ] && break
+  sleep 0.1
+done
 bounded 300 python3 bench/residency.py "$large_pid" "$work/large.db" >"$results/residency.txt" 2>&1 || log "residency.py failed; see residency.txt"
 
 # One more Zipf run, not counted, with a CPU profile of linkbolt taken
