@@ -112,14 +112,7 @@ func TestPendingClicksSurviveInTheFile(t *testing.T) {
 	if err := s.RecordClicks([]Click{{URLID: other.ID, Time: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "backup.db")
-	var buf bytes.Buffer
-	if _, err := s.Backup(&buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := backupFile(t, s)
 
 	report, err := Check(path, nil)
 	if err != nil {
@@ -150,6 +143,21 @@ func TestPendingClicksSurviveInTheFile(t *testing.T) {
 	if report, err := Check(path, nil); err != nil || !report.OK() || report.PendingClicks != 0 {
 		t.Errorf("check after open: %v, %+v", err, report)
 	}
+}
+
+// backupFile writes a backup of s to a new file and returns its path. The
+// file is in the state that a crash of s at this moment would leave.
+func backupFile(t *testing.T, s *Store) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "backup.db")
+	var buf bytes.Buffer
+	if _, err := s.Backup(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // storeWithPendingClick opens a store that indexes clicks after an hour,
@@ -295,14 +303,7 @@ func TestCutIndexPassSurvivesACrash(t *testing.T) {
 		want[id] += n
 	}
 
-	path := filepath.Join(t.TempDir(), "crashed.db")
-	var buf bytes.Buffer
-	if _, err := s.Backup(&buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := backupFile(t, s)
 	report, err := Check(path, nil)
 	if err != nil {
 		t.Fatal(err)
