@@ -157,11 +157,17 @@ func (d *decoder) string(field string) string {
 	return string(d.bytes(field))
 }
 
+// time reads a time, which every writer keeps in the years 1 to 9999 in
+// UTC, the range that the API and the CSV files can carry.
 func (d *decoder) time() time.Time {
 	if !d.bool() {
 		return time.Time{}
 	}
-	return time.Unix(d.int(), 0).UTC()
+	t := time.Unix(d.int(), 0).UTC()
+	if !d.failed() && (t.Year() < 1 || t.Year() > 9999) {
+		d.fail(fmt.Sprintf("time %d is outside the years 1 to 9999", t.Unix()))
+	}
+	return t
 }
 
 // decodeError is a stored record that does not decode. It wraps
@@ -234,8 +240,18 @@ func decodeURL(id uint64, buf []byte) (URL, error) {
 	if u.MaxClicks > MaxClickLimit {
 		d.fail(fmt.Sprintf("max_clicks %d is larger than %d", u.MaxClicks, uint64(MaxClickLimit)))
 	}
-	u.RedirectType = int(d.uint())
+	redirect := d.uint()
+	if !d.failed() && redirect != 0 && !validRedirectType(redirect) {
+		d.fail(fmt.Sprintf("redirect_type %d is not 301, 302, 307 or 308", redirect))
+	}
+	u.RedirectType = int(redirect)
 	return u, d.err("url", id)
+}
+
+// validRedirectType reports whether v is a redirect status that a link
+// may set.
+func validRedirectType(v uint64) bool {
+	return v == 301 || v == 302 || v == 307 || v == 308
 }
 
 func encodeEvent(ev *Event) []byte {

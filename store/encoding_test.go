@@ -102,6 +102,26 @@ func TestDecodeRejectsDamagedRecords(t *testing.T) {
 			want: "url 5 does not decode: max_clicks 9223372036854775808 is larger than 9223372036854775807",
 		},
 		{
+			name: "redirect_type not a redirect",
+			decode: func() error {
+				u := link
+				u.RedirectType = 1000
+				_, err := decodeURL(u.ID, encodeURL(&u))
+				return err
+			},
+			want: "url 5 does not decode: redirect_type 1000 is not 301, 302, 307 or 308",
+		},
+		{
+			name: "created_at past year 9999",
+			decode: func() error {
+				u := link
+				u.CreatedAt = time.Unix(99999999999999, 0).UTC()
+				_, err := decodeURL(u.ID, encodeURL(&u))
+				return err
+			},
+			want: "url 5 does not decode: time 99999999999999 is outside the years 1 to 9999",
+		},
+		{
 			name: "details cut to an array",
 			decode: func() error {
 				_, err := decodeEvent(event.ID, replace(encodeEvent(&event), "{", "["))

@@ -365,3 +365,39 @@ func TestListDamagedDetailsIsCorrupt(t *testing.T) {
 		t.Errorf("get the damaged event: %v, want ErrCorrupt", err)
 	}
 }
+
+func TestLookupCodeOfAnotherLinkIsCorrupt(t *testing.T) {
+	fx := buildCheckFixture(t)
+	owned := fx.owned
+	other := mustURLIn(t, fx.path, owned)
+	damageFile(t, fx.path, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketURLCodes).Put([]byte(owned.ShortCode), itob(other.ID))
+	})
+
+	s, err := Open(fx.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.LookupCode(owned.ShortCode); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("LookupCode through a damaged index entry: %v, want ErrCorrupt", err)
+	}
+	if _, err := s.GetURLByCode(owned.ShortCode); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("GetURLByCode through a damaged index entry: %v, want ErrCorrupt", err)
+	}
+	if u, err := s.LookupCode(other.ShortCode); err != nil || u.ID != other.ID {
+		t.Errorf("LookupCode of the other link: %+v, %v", u, err)
+	}
+}
+
+// mustURLIn adds a link beside u to the closed store file at path and
+// returns it.
+func mustURLIn(t *testing.T, path string, u URL) URL {
+	t.Helper()
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return mustURL(t, s, URL{OriginalURL: u.OriginalURL + "other"})
+}

@@ -186,9 +186,22 @@ func (s *Store) GetURLByCode(code string) (URL, error) {
 		if err == nil {
 			u, err = getURL(tx, id)
 		}
+		if err == nil {
+			err = checkCodeOf(&u, code)
+		}
 		return err
 	})
 	return u, err
+}
+
+// checkCodeOf returns ErrCorrupt when u, found under code in the code
+// index, has another code: a damaged index entry would otherwise send the
+// code's clicks to another link.
+func checkCodeOf(u *URL, code string) error {
+	if u.ShortCode != code {
+		return fmt.Errorf("%w: the code index sends %q to url %d, whose code is %q; run linkbolt check", ErrCorrupt, code, u.ID, u.ShortCode)
+	}
+	return nil
 }
 
 // LookupCode returns the URL with the given short code, or ErrNotFound,
@@ -200,6 +213,9 @@ func (s *Store) LookupCode(code string) (URL, error) {
 		id, err := codeID(tx, code)
 		if err == nil {
 			u, err = readURLRecord(txBuckets{tx}, id)
+		}
+		if err == nil {
+			err = checkCodeOf(&u, code)
 		}
 		return err
 	})
