@@ -862,6 +862,7 @@ func TestFieldErrors(t *testing.T) {
 		{name: "details array", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":[{"a":1}]}`, status: 422, field: "details"},
 		{name: "details boolean", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":true}`, status: 422, field: "details"},
 		{name: "details repeated name", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":{"a":1,"a":2}}`, status: 422, field: "details"},
+		{name: "details 65 levels deep", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":` + strings.Repeat(`{"a":`, 65) + `1` + strings.Repeat(`}`, 66), status: 422, field: "details"},
 		{name: "details nested repeated name", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"details":{"a":{"b":1},"c":[{"b":1,"b":1}]}}`, status: 422, field: "details"},
 		{name: "timestamp invalid", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"timestamp":"yesterday"}`, status: 422, field: "timestamp"},
 		{name: "timestamp number", method: "POST", path: "/events", body: `{"event_type":"share","url_id":1,"timestamp":1758320705}`, status: 422, field: "timestamp"},

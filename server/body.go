@@ -284,6 +284,9 @@ func (o object) details(name string) (json.RawMessage, error) {
 	if key, ok := store.RepeatedName(buf.Bytes()); ok {
 		return nil, invalidField(name, "%s has the name %q more than once; send each name once", name, truncate(key, maxEcho))
 	}
+	if depth := store.Depth(buf.Bytes()); depth > store.MaxDetailsDepth {
+		return nil, invalidField(name, "%s nests %d levels deep, more than %d", name, depth, store.MaxDetailsDepth)
+	}
 	return buf.Bytes(), nil
 }
 

@@ -697,6 +697,9 @@ func parseCSVDetails(cell string) (json.RawMessage, error) {
 		if name, ok := RepeatedName(details); ok {
 			return nil, fmt.Errorf("details has the name %s more than once", quoteCell(name))
 		}
+		if depth := Depth(details); depth > MaxDetailsDepth {
+			return nil, fmt.Errorf("details nest %d levels deep, more than %d", depth, MaxDetailsDepth)
+		}
 		return details, nil
 	case '[':
 		kind = "an array"

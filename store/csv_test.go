@@ -680,10 +680,12 @@ func TestParseEventsCSV(t *testing.T) {
 			input: eventsHeader +
 				"1,1,1,updated,2025-06-09 11:24:49,\"{\"\"a\"\":1,\"\"a\"\":2}\"\n" +
 				"2,1,1,updated,2025-06-09 11:24:49,\"{\"\"a\"\":{\"\"b\"\":1},\"\"c\"\":{\"\"b\"\":1,\"\"b\"\":2}}\"\n" +
-				"3,1,1,updated,2025-06-09 11:24:49,\"{\"\"a\"\":{\"\"b\"\":1},\"\"c\"\":{\"\"b\"\":1}}\"\n",
+				"3,1,1,updated,2025-06-09 11:24:49,\"{\"\"a\"\":{\"\"b\"\":1},\"\"c\"\":{\"\"b\"\":1}}\"\n" +
+				"4,1,1,updated,2025-06-09 11:24:49,\"" + strings.Repeat(`{""a"":`, 65) + "1" + strings.Repeat("}", 65) + "\"\n",
 			wantErrs: []RowError{
 				{Line: 2, Reason: `details has the name "a" more than once`},
 				{Line: 3, Reason: `details has the name "b" more than once`},
+				{Line: 5, Reason: "details nest 65 levels deep, more than 64"},
 			},
 		},
 		{

@@ -58,3 +58,32 @@ func RepeatedName(doc []byte) (string, bool) {
 		}
 	}
 }
+
+// MaxDetailsDepth is how deeply the details of an event may nest objects
+// and arrays, the details object itself counting as 1. Readers of JSON
+// limit nesting too (encoding/json stops at 10,000 levels), and a list of
+// events wraps each one in two more.
+const MaxDetailsDepth = 64
+
+// Depth returns how deeply doc, valid JSON, nests objects and arrays: 0
+// for a scalar, 1 for an object or array of scalars.
+func Depth(doc []byte) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(doc); i++ {
+		c := doc[i]
+		switch {
+		case inString && c == '\\':
+			i++ // the escaped character
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}

@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRepeatedName(t *testing.T) {
 	tests := []struct {
@@ -26,6 +29,25 @@ func TestRepeatedName(t *testing.T) {
 		name, ok := RepeatedName([]byte(tt.doc))
 		if ok != (tt.want != "") || name != tt.want {
 			t.Errorf("RepeatedName(%s) = %q, %v; want %q", tt.doc, name, ok, tt.want)
+		}
+	}
+}
+
+func TestDepth(t *testing.T) {
+	tests := []struct {
+		doc  string
+		want int
+	}{
+		{doc: `1`, want: 0},
+		{doc: `"{[{["`, want: 0},
+		{doc: `{}`, want: 1},
+		{doc: `{"a":[1,{"b":"}\"{"}],"c":{}}`, want: 3},
+		{doc: `[[[]],[]]`, want: 3},
+		{doc: strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70), want: 70},
+	}
+	for _, tt := range tests {
+		if got := Depth([]byte(tt.doc)); got != tt.want {
+			t.Errorf("Depth(%.40s) = %d, want %d", tt.doc, got, tt.want)
 		}
 	}
 }
