@@ -62,6 +62,42 @@ done
 [[ $GO_BENCHTIME =~ ^[1-9][0-9]*(x|ms|s|m)$ ]] || settings_error "GO_BENCHTIME=$GO_BENCHTIME is not a count such as 100x or a duration such as 1s"
 [[ $UPDATE_DOCS_PLOT =~ ^[01]$ ]] || settings_error "UPDATE_DOCS_PLOT=$UPDATE_DOCS_PLOT is not 0 or 1"
 
+# The limits of linkbolt bench, so that it does not reject a setting
+# minutes into the run.
+at_most() {
+  ((${!1} <= $2)) || settings_error "$1=${!1} is above $2, the most that linkbolt bench takes"
+}
+at_most MIX_RATE 1000000
+at_most HOLD_RATE 1000000
+at_most CREATE_WORKERS 10000
+at_most SEED_LINKS 2000000
+at_most HOLD_CONNECTIONS 65535
+awk -v s="$ZIPF_S" 'BEGIN { exit !(s <= 100) }' || settings_error "ZIPF_S=$ZIPF_S is above 100, the most that linkbolt bench takes"
+for rate in $SWEEP_RATES; do
+  ((rate <= 1000000)) || settings_error "SWEEP_RATES has $rate, above 1000000, the most that linkbolt bench takes"
+done
+# duration_ms prints a duration such as 8s, 500ms or 1m in milliseconds.
+duration_ms() {
+  case $1 in
+  *ms) echo "${1%ms}" ;;
+  *s) echo $((${1%s} * 1000)) ;;
+  *m) echo $((${1%m} * 60000)) ;;
+  esac
+}
+# long_enough NAME RATE: the duration NAME must be at most an hour and
+# leave room for two requests at RATE per second.
+long_enough() {
+  local ms
+  ms=$(duration_ms "${!1}")
+  ((ms <= 3600000)) || settings_error "$1=${!1} is longer than 1h, the most that linkbolt bench takes"
+  ((ms * $2 >= 2000)) || settings_error "$1=${!1} is too short for two requests at $2 per second"
+}
+long_enough MIX_DURATION "$MIX_RATE"
+long_enough HOLD_DURATION "$HOLD_RATE"
+for rate in $SWEEP_RATES; do
+  long_enough SWEEP_DURATION "$rate"
+done
+
 # slack is added to the timeout of every bounded command, for its start
 # and its last responses.
 slack=30
