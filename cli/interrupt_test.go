@@ -172,6 +172,11 @@ func TestInterruptedCommands(t *testing.T) {
 			wantErr: "linkbolt: interrupted by SIGINT while waiting for the response to POST {server}/admin/purge" + mayApply,
 		},
 		{
+			name: "purge dry run", args: []string{"purge", "--inactive", "--dry-run"}, method: http.MethodPost, path: "/admin/purge",
+			sig: os.Interrupt, code: exitInterrupted,
+			wantErr: "linkbolt: interrupted by SIGINT\n",
+		},
+		{
 			name: "delete", args: []string{"delete", "1", "2"}, method: http.MethodDelete, path: "/urls/1",
 			sig: syscall.SIGTERM, code: exitTerminated,
 			wantErr: "linkbolt: interrupted by SIGTERM while waiting for the response to DELETE {server}/urls/1" + mayApply,

@@ -95,6 +95,10 @@ func runPurge(ctx context.Context, out io.Writer, o *purgeOptions) error {
 
 	var res apiPurge
 	raw, _, err := c.callJSON(ctx, http.MethodPost, "/admin/purge", nil, body, &res)
+	if interrupted, ok := errors.AsType[*interruptedError](err); ok && o.dryRun {
+		// A dry run changes nothing, so there is nothing to check.
+		return interrupted
+	}
 	if err != nil {
 		return err
 	}
