@@ -226,3 +226,22 @@ func TestWriteJSONLogsEncodingFailure(t *testing.T) {
 		t.Errorf("logged status = %v, want 500", line["status"])
 	}
 }
+
+func TestDamageMetByAnImportRowIs503(t *testing.T) {
+	err := &store.ImportError{ID: 8, Err: &wrappedCorrupt{}}
+	status, body := errorResponse(err)
+	if status != http.StatusServiceUnavailable || body.Error != damagedFileError {
+		t.Errorf("errorResponse of an import row that met damage = %d %q, want 503 %q", status, body.Error, damagedFileError)
+	}
+	status, _ = errorResponse(&store.ImportError{ID: 8, Err: store.ErrConflict})
+	if status != http.StatusUnprocessableEntity {
+		t.Errorf("errorResponse of a conflicting import row = %d, want 422", status)
+	}
+}
+
+// wrappedCorrupt is an error that wraps store.ErrCorrupt, as the decoding
+// of a damaged record returns.
+type wrappedCorrupt struct{}
+
+func (*wrappedCorrupt) Error() string { return "corrupt data: event 8 does not decode" }
+func (*wrappedCorrupt) Unwrap() error { return store.ErrCorrupt }

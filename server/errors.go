@@ -64,6 +64,9 @@ func errorResponse(err error) (int, errorBody) {
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr.status, errorBody{Error: apiErr.message, Field: apiErr.field}
+	case errors.Is(err, store.ErrCorrupt):
+		// Before the import errors, which may wrap damage that a row met.
+		return http.StatusServiceUnavailable, errorBody{Error: "the database file is damaged; the operator must restore it from a backup"}
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
 	case errors.As(err, &csvErr):
@@ -80,8 +83,6 @@ func errorResponse(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{Error: clientMessage(err)}
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, errorBody{Error: clientMessage(err)}
-	case errors.Is(err, store.ErrCorrupt):
-		return http.StatusServiceUnavailable, errorBody{Error: "the database file is damaged; the operator must restore it from a backup"}
 	case errors.Is(err, store.ErrNoSpace):
 		return http.StatusServiceUnavailable, errorBody{Error: "the server's disk is full, so it accepts no writes; retry after the seconds in Retry-After, and ask the operator to free disk space if it persists"}
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrIDsExhausted):
