@@ -99,8 +99,8 @@ func newBenchCommand(g *globalOptions) *cobra.Command {
 			"requests at a constant rate for a fixed duration and report the throughput, the\n" +
 			"latency percentiles, the error rate and the status codes. Requests leave on a fixed\n" +
 			"schedule, whether or not earlier ones were answered, so that the latencies include\n" +
-			"the time requests queue at the server. Redirects are not followed: a 3xx answer is\n" +
-			"a success. A create succeeds only with a 201 whose JSON body has a short_code.\n" +
+			"the time requests queue at the server. Redirects are not followed: a 301, 302, 303,\n" +
+			"307 or 308 answer is a success. A create succeeds only with a 201 whose JSON body has a short_code.\n" +
 			"Latency percentiles are estimated with a t-digest; the maximum is exact.\n\n" +
 			"After the load bench prints the report, then exits with 5 if any request got no\n" +
 			"response (connection refused or reset, or no answer within --timeout). A run in which\n" +

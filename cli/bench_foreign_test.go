@@ -336,3 +336,12 @@ func TestBenchErrorSamplesByKind(t *testing.T) {
 		t.Errorf("errors = %d, want 17", rep.Errors)
 	}
 }
+
+func TestResultErrorOfRedirects(t *testing.T) {
+	for code, want := range map[uint16]bool{301: true, 302: true, 303: true, 307: true, 308: true, 300: false, 304: false, 200: false, 404: false} {
+		got := resultError(kindRedirect, &vegeta.Result{Code: code}) == ""
+		if got != want {
+			t.Errorf("redirect answered %d: success %v, want %v", code, got, want)
+		}
+	}
+}

@@ -59,7 +59,8 @@ func newBenchStats(bounds []time.Duration) *benchStats {
 }
 
 // resultError returns why a result is not what its request expects, or ""
-// when it is. A redirect expects a 3xx, a create a 201 whose JSON body has
+// when it is. A redirect expects a redirect status with a Location (301,
+// 302, 303, 307 or 308, not 304 or 300), a create a 201 whose JSON body has
 // a short code, and the other kinds a 2xx. A result without a response has
 // code 0 and the error of the request.
 func resultError(kind benchKind, res *vegeta.Result) string {
@@ -69,7 +70,7 @@ func resultError(kind benchKind, res *vegeta.Result) string {
 		return "no response"
 	case code == 0:
 		return res.Error
-	case kind == kindRedirect && code >= 300 && code < 400:
+	case kind == kindRedirect && isRedirectStatus(code):
 		return ""
 	case kind == kindCreate && code == http.StatusCreated:
 		if hasShortCode(res.Body) {
@@ -82,6 +83,16 @@ func resultError(kind benchKind, res *vegeta.Result) string {
 		return ""
 	}
 	return fmt.Sprintf("%s: status %d", kind, code)
+}
+
+// isRedirectStatus reports whether code sends the client to a Location.
+func isRedirectStatus(code uint16) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }
 
 // hasShortCode reports whether body is a JSON object with a short_code
