@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/linkbolt/linkbolt/server"
 	"github.com/linkbolt/linkbolt/store"
 )
 
@@ -83,7 +82,7 @@ func checkLinkFlags(changed map[string]bool, userID, maxClicks uint64, redirectT
 	if changed["max-clicks"] && (maxClicks == 0 || maxClicks > store.MaxClickLimit) {
 		return outOfRange("max-clicks", maxClicks, maxClicksRange)
 	}
-	if changed["redirect-type"] && !server.ValidRedirectStatus(redirectType) {
+	if changed["redirect-type"] && !store.ValidRedirectStatus(redirectType) {
 		return outOfRange("redirect-type", redirectType, redirectTypes)
 	}
 	return nil

@@ -245,9 +245,7 @@ func (o *serveOptions) validate() error {
 	if o.shutdownTimeout <= 0 {
 		return fmt.Errorf("invalid %s %s: must be positive", o.flagName("shutdown-timeout"), o.shutdownTimeout)
 	}
-	switch o.redirectStatus {
-	case 301, 302, 307, 308:
-	default:
+	if !store.ValidRedirectStatus(o.redirectStatus) {
 		return fmt.Errorf("invalid %s %d: use 301, 302, 307 or 308", o.flagName("redirect-status"), o.redirectStatus)
 	}
 	if o.clickQueue < 0 || o.clickQueue > maxClickQueue {

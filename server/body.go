@@ -267,8 +267,8 @@ func (o object) reference(name, kind string) (id uint64, ok bool, err error) {
 	return v, true, nil
 }
 
-// details reads a field that must be a JSON object without a repeated
-// name at any depth, or null for {}.
+// details reads a field that must be a JSON object that passes
+// store.CheckDetails, or null for {}.
 func (o object) details(name string) (json.RawMessage, error) {
 	raw, ok := o[name]
 	if !ok || isNull(raw) {
@@ -281,11 +281,8 @@ func (o object) details(name string) (json.RawMessage, error) {
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, invalidField(name, "%s must be a JSON object", name)
 	}
-	if key, ok := store.RepeatedName(buf.Bytes()); ok {
-		return nil, invalidField(name, "%s has the name %q more than once; send each name once", name, truncate(key, maxEcho))
-	}
-	if depth := store.Depth(buf.Bytes()); depth > store.MaxDetailsDepth {
-		return nil, invalidField(name, "%s nests %d levels deep, more than %d", name, depth, store.MaxDetailsDepth)
+	if err := store.CheckDetails(buf.Bytes()); err != nil {
+		return nil, invalidField(name, "%s %v", name, err)
 	}
 	return buf.Bytes(), nil
 }

@@ -128,7 +128,7 @@ func New(opts Options) (*Server, error) {
 	if opts.RedirectStatus == 0 {
 		opts.RedirectStatus = DefaultRedirectStatus
 	}
-	if !ValidRedirectStatus(opts.RedirectStatus) {
+	if !store.ValidRedirectStatus(opts.RedirectStatus) {
 		return nil, fmt.Errorf("redirect status %d is not one of 301, 302, 307, 308", opts.RedirectStatus)
 	}
 
@@ -169,16 +169,6 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	return s, nil
-}
-
-// ValidRedirectStatus reports whether code is a status that a link may
-// redirect with: 301, 302, 307 or 308.
-func ValidRedirectStatus(code int) bool {
-	switch code {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		return true
-	}
-	return false
 }
 
 // Listen binds the address, so that a port clash is an error before the

@@ -134,7 +134,7 @@ func readLinkOptions(obj object, up *store.URLUpdate) error {
 	} else if v, ok, err := obj.integer("redirect_type"); err != nil {
 		return err
 	} else if ok {
-		if !ValidRedirectStatus(int(v)) {
+		if !store.ValidRedirectStatus(int(v)) {
 			return invalidField("redirect_type", "redirect_type must be 301, 302, 307, 308 or null for the server's default")
 		}
 		up.RedirectType = store.Some(int(v))

@@ -416,13 +416,13 @@ func (c *checker) checkEvents() {
 // readPending reads the clicks that wait to be indexed. Their events are
 // checked against them and left out of the click counts.
 func (c *checker) readPending() {
-	clicks, _, err := readPendingClicks(c.tx)
+	set, err := readPendingClicks(c.tx)
 	if err != nil {
 		c.add(ProblemRecord, bucketClickIndex, "%v", err)
 	}
-	c.report.PendingClicks = len(clicks)
-	c.pending = make(map[uint64]pendingClick, len(clicks))
-	for _, p := range clicks {
+	c.report.PendingClicks = len(set.clicks)
+	c.pending = make(map[uint64]pendingClick, len(set.clicks))
+	for _, p := range set.clicks {
 		c.pending[p.event] = p
 	}
 }

@@ -67,27 +67,34 @@ func appendPendingClick(buf []byte, c *Click) []byte {
 	return append(buf, flags)
 }
 
-// readPendingClicks returns the clicks waiting to be indexed, in event id
-// order, without those that an earlier commit of a cut pass indexed. last
-// is the highest event id in the pending bucket, indexed or not. A store
-// opened read-only on a file written before late indexing has no such
-// bucket and none waiting.
-func readPendingClicks(tx *bolt.Tx) (clicks []pendingClick, last uint64, err error) {
+// pendingSet is what the pending bucket and the mark of a cut pass hold.
+type pendingSet struct {
+	clicks  []pendingClick // not indexed yet, in event id order
+	last    uint64         // the highest event id in the bucket, indexed or not
+	markURL uint64         // the URL id of the mark, or 0 without a mark
+}
+
+// readPendingClicks returns the clicks waiting to be indexed, without
+// those that an earlier commit of a cut pass indexed. A store opened
+// read-only on a file written before late indexing has no pending bucket
+// and no click waiting.
+func readPendingClicks(tx *bolt.Tx) (pendingSet, error) {
+	var set pendingSet
 	b := tx.Bucket(bucketClickIndex)
 	if b == nil {
-		return nil, 0, nil
+		return set, nil
 	}
-	var markEvent, markURL uint64
+	var markEvent uint64
 	if mark := tx.Bucket(bucketMeta).Get(metaClickIndexMark); mark != nil {
 		if len(mark) != 16 {
-			return nil, 0, fmt.Errorf("%w: meta %s = %x is not an event id and a URL id of 8 bytes each", ErrCorrupt, metaClickIndexMark, mark)
+			return set, fmt.Errorf("%w: meta %s = %x is not an event id and a URL id of 8 bytes each", ErrCorrupt, metaClickIndexMark, mark)
 		}
-		markEvent, markURL = btoi(mark[:8]), btoi(mark[8:])
+		markEvent, set.markURL = btoi(mark[:8]), btoi(mark[8:])
 	}
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if len(k) != 8 || len(v) == 0 || len(v)%pendingClickLen != 0 {
-			return nil, 0, fmt.Errorf("%w: pending clicks %x = %.40x... is not an 8-byte event id and a value of %d bytes per click", ErrCorrupt, k, v, pendingClickLen)
+			return set, fmt.Errorf("%w: pending clicks %x = %.40x... is not an 8-byte event id and a value of %d bytes per click", ErrCorrupt, k, v, pendingClickLen)
 		}
 		first := btoi(k)
 		for i := 0; i < len(v); i += pendingClickLen {
@@ -98,14 +105,14 @@ func readPendingClicks(tx *bolt.Tx) (clicks []pendingClick, last uint64, err err
 				user:  binary.BigEndian.Uint64(c[8:]),
 				bot:   c[16]&pendingBot != 0,
 			}
-			last = p.event
-			if p.event <= markEvent && p.url <= markURL {
+			set.last = p.event
+			if p.event <= markEvent && p.url <= set.markURL {
 				continue
 			}
-			clicks = append(clicks, p)
+			set.clicks = append(set.clicks, p)
 		}
 	}
-	return clicks, last, nil
+	return set, nil
 }
 
 // indexClicks indexes the pending clicks of the transaction that the
@@ -114,7 +121,7 @@ func (s *Store) indexClicks(tx *bolt.Tx) error {
 	if s.txPending == 0 {
 		return nil
 	}
-	if _, err := indexPendingClicks(tx, 0); err != nil {
+	if _, _, err := indexPendingClicks(tx, 0); err != nil {
 		return err
 	}
 	s.txPending = 0
@@ -123,36 +130,40 @@ func (s *Store) indexClicks(tx *bolt.Tx) error {
 
 // indexClickChunk indexes about clickIndexChunk of the pending clicks, in
 // URL order, as one commit of a timed pass.
+//
+// NOTE: each chunk reads and sorts all the pending clicks again, so a pass
+// of n clicks reads the pending bucket about n/clickIndexChunk times.
 func (s *Store) indexClickChunk(tx *bolt.Tx) error {
-	n, err := indexPendingClicks(tx, clickIndexChunk)
-	if err != nil {
+	n, done, err := indexPendingClicks(tx, clickIndexChunk)
+	switch {
+	case err != nil:
 		return err
-	}
-	s.txPending = max(s.txPending-int64(n), 0)
-	if tx.Bucket(bucketMeta).Get(metaClickIndexMark) == nil {
+	case done:
 		// The pass is over, even if the in-memory count differs.
 		s.txPending = 0
+	default:
+		s.txPending = max(s.txPending-int64(n), 0)
 	}
 	return nil
 }
 
 // indexPendingClicks writes the index entries by URL and by user and the
 // click counts of the pending clicks, in key order, and returns how many
-// it indexed. With limit 0 it indexes them all. Otherwise it stops after
-// at least limit clicks at the end of a URL, and records in
-// metaClickIndexMark how far it got. Once no click is left it empties the
-// pending bucket and removes the mark.
-func indexPendingClicks(tx *bolt.Tx, limit int) (int, error) {
-	clicks, last, err := readPendingClicks(tx)
+// it indexed and whether none is left. With limit 0 it indexes them all.
+// Otherwise it stops after at least limit clicks at the end of a URL, and
+// records in metaClickIndexMark how far it got. Once no click is left it
+// empties the pending bucket and removes the mark.
+func indexPendingClicks(tx *bolt.Tx, limit int) (n int, done bool, err error) {
+	set, err := readPendingClicks(tx)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	meta := tx.Bucket(bucketMeta)
+	clicks := set.clicks
 	if len(clicks) == 0 {
-		if last == 0 {
-			return 0, nil
+		if set.last == 0 {
+			return 0, true, nil
 		}
-		return 0, clearPendingClicks(tx)
+		return 0, true, clearPendingClicks(tx)
 	}
 
 	// bbolt keeps the keys until the commit, so they share one buffer
@@ -170,27 +181,27 @@ func indexPendingClicks(tx *bolt.Tx, limit int) (int, error) {
 	})
 	all := len(clicks)
 	if limit > 0 {
-		clicks = clicks[:chunkEnd(clicks, limit, meta.Get(metaClickIndexMark))]
+		clicks = clicks[:chunkEnd(clicks, limit, set.markURL)]
 	}
 	byURL, counts, urls := tx.Bucket(bucketEventURLs), tx.Bucket(bucketClicks), tx.Bucket(bucketURLs)
 	for i := 0; i < len(clicks); {
 		url := clicks[i].url
-		var n uint64
+		var counted uint64
 		for ; i < len(clicks) && clicks[i].url == url; i++ {
 			if err := byURL.Put(pair(url, clicks[i].event), nil); err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			if !clicks[i].bot {
-				n++
+				counted++
 			}
 		}
 		// A click whose URL was deleted keeps its event but adds no count.
 		key := itob(url)
-		if n == 0 || urls.Get(key) == nil {
+		if counted == 0 || urls.Get(key) == nil {
 			continue
 		}
-		if err := counts.Put(key, itob(btoi(counts.Get(key))+n)); err != nil {
-			return 0, err
+		if err := counts.Put(key, itob(btoi(counts.Get(key))+counted)); err != nil {
+			return 0, false, err
 		}
 	}
 	lastURL := clicks[len(clicks)-1].url
@@ -204,28 +215,24 @@ func indexPendingClicks(tx *bolt.Tx, limit int) (int, error) {
 			continue
 		}
 		if err := byUser.Put(pair(c.user, c.event), nil); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 
 	if len(clicks) < all {
 		// Every pending click up to event last is indexed up to lastURL:
 		// those before the mark were, and this chunk did the rest.
-		mark := binary.BigEndian.AppendUint64(itob(last), lastURL)
-		return len(clicks), meta.Put(metaClickIndexMark, mark)
+		mark := binary.BigEndian.AppendUint64(itob(set.last), lastURL)
+		return len(clicks), false, tx.Bucket(bucketMeta).Put(metaClickIndexMark, mark)
 	}
-	return len(clicks), clearPendingClicks(tx)
+	return len(clicks), true, clearPendingClicks(tx)
 }
 
 // chunkEnd returns how many of the clicks, sorted by URL, one commit of a
 // cut pass indexes: at least limit, up to the end of a URL. It goes on up
-// to the URL of the mark of the commit before, so that the new mark
-// covers every click that the old one did.
-func chunkEnd(clicks []pendingClick, limit int, mark []byte) int {
-	var markURL uint64
-	if len(mark) == 16 {
-		markURL = btoi(mark[8:])
-	}
+// to markURL, the URL of the mark of the commit before, so that the new
+// mark covers every click that the old one did.
+func chunkEnd(clicks []pendingClick, limit int, markURL uint64) int {
 	end := min(limit, len(clicks))
 	for end < len(clicks) && (clicks[end].url == clicks[end-1].url || clicks[end-1].url < markURL) {
 		end++

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -274,13 +273,17 @@ func TestCutIndexPassSurvivesACrash(t *testing.T) {
 	recordPending(t, s, clicks)
 
 	var indexed int
+	var done bool
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		indexed, err = indexPendingClicks(tx, 64)
+		indexed, done, err = indexPendingClicks(tx, 64)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if done {
+		t.Error("the first chunk reports the pass as done")
 	}
 	if indexed < 64 || indexed >= 300 {
 		t.Fatalf("first chunk indexed %d clicks, want from 64 to fewer than 300", indexed)
@@ -326,18 +329,22 @@ func TestCutIndexPassSurvivesACrash(t *testing.T) {
 	// The store itself finishes the pass in chunks of one link, each of
 	// which must reach past the old mark before it sets a new one.
 	for range 1000 {
-		var more bool
+		var done, marked bool
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			if _, err := indexPendingClicks(tx, 1); err != nil {
+			var err error
+			if _, done, err = indexPendingClicks(tx, 1); err != nil {
 				return err
 			}
-			more = tx.Bucket(bucketMeta).Get(metaClickIndexMark) != nil
+			marked = tx.Bucket(bucketMeta).Get(metaClickIndexMark) != nil
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !more {
+		if marked == done {
+			t.Fatalf("chunk done %v with the mark present %v, want a mark exactly while clicks are left", done, marked)
+		}
+		if done {
 			break
 		}
 	}
@@ -383,23 +390,22 @@ func TestChunkEnd(t *testing.T) {
 		}
 		return clicks
 	}
-	mark := func(url uint64) []byte { return binary.BigEndian.AppendUint64(itob(99), url) }
 	tests := []struct {
-		name   string
-		clicks []pendingClick
-		limit  int
-		mark   []byte
-		want   int
+		name    string
+		clicks  []pendingClick
+		limit   int
+		markURL uint64
+		want    int
 	}{
 		{name: "at a URL boundary", clicks: urls(1, 2, 3, 4), limit: 2, want: 2},
 		{name: "to the end of a URL", clicks: urls(1, 2, 2, 2, 3), limit: 2, want: 4},
 		{name: "fewer than the limit", clicks: urls(1, 2), limit: 5, want: 2},
-		{name: "up to the old mark", clicks: urls(1, 2, 5, 7, 9), limit: 1, mark: mark(7), want: 4},
-		{name: "past the old mark", clicks: urls(1, 8, 9), limit: 1, mark: mark(7), want: 2},
-		{name: "all below the old mark", clicks: urls(1, 2, 3), limit: 1, mark: mark(7), want: 3},
+		{name: "up to the old mark", clicks: urls(1, 2, 5, 7, 9), limit: 1, markURL: 7, want: 4},
+		{name: "past the old mark", clicks: urls(1, 8, 9), limit: 1, markURL: 7, want: 2},
+		{name: "all below the old mark", clicks: urls(1, 2, 3), limit: 1, markURL: 7, want: 3},
 	}
 	for _, tt := range tests {
-		if got := chunkEnd(tt.clicks, tt.limit, tt.mark); got != tt.want {
+		if got := chunkEnd(tt.clicks, tt.limit, tt.markURL); got != tt.want {
 			t.Errorf("%s: chunkEnd = %d, want %d", tt.name, got, tt.want)
 		}
 	}

@@ -676,8 +676,8 @@ func parseCSVEventType(cell string) (string, error) {
 	return parseCSVText("event_type", cell)
 }
 
-// parseCSVDetails checks that a details cell is a JSON object that has no
-// name twice, and returns it compacted. An empty cell gives {}.
+// parseCSVDetails checks that a details cell is a JSON object that passes
+// CheckDetails, and returns it compacted. An empty cell gives {}.
 func parseCSVDetails(cell string) (json.RawMessage, error) {
 	if cell == "" {
 		return json.RawMessage(`{}`), nil
@@ -694,11 +694,8 @@ func parseCSVDetails(cell string) (json.RawMessage, error) {
 	kind := "a number"
 	switch details[0] {
 	case '{':
-		if name, ok := RepeatedName(details); ok {
-			return nil, fmt.Errorf("details has the name %s more than once", quoteCell(name))
-		}
-		if depth := Depth(details); depth > MaxDetailsDepth {
-			return nil, fmt.Errorf("details nest %d levels deep, more than %d", depth, MaxDetailsDepth)
+		if err := CheckDetails(details); err != nil {
+			return nil, fmt.Errorf("details %v", err)
 		}
 		return details, nil
 	case '[':

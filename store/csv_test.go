@@ -685,7 +685,7 @@ func TestParseEventsCSV(t *testing.T) {
 			wantErrs: []RowError{
 				{Line: 2, Reason: `details has the name "a" more than once`},
 				{Line: 3, Reason: `details has the name "b" more than once`},
-				{Line: 5, Reason: "details nest 65 levels deep, more than 64"},
+				{Line: 5, Reason: "details nests more than 64 levels deep"},
 			},
 		},
 		{

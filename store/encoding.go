@@ -241,17 +241,11 @@ func decodeURL(id uint64, buf []byte) (URL, error) {
 		d.fail(fmt.Sprintf("max_clicks %d is larger than %d", u.MaxClicks, uint64(MaxClickLimit)))
 	}
 	redirect := d.uint()
-	if !d.failed() && redirect != 0 && !validRedirectType(redirect) {
+	if !d.failed() && redirect != 0 && !ValidRedirectStatus(int(redirect)) {
 		d.fail(fmt.Sprintf("redirect_type %d is not 301, 302, 307 or 308", redirect))
 	}
 	u.RedirectType = int(redirect)
 	return u, d.err("url", id)
-}
-
-// validRedirectType reports whether v is a redirect status that a link
-// may set.
-func validRedirectType(v uint64) bool {
-	return v == 301 || v == 302 || v == 307 || v == 308
 }
 
 func encodeEvent(ev *Event) []byte {

@@ -3,13 +3,21 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 )
 
-// RepeatedName returns the first name that an object in the JSON document
-// doc has twice, at any depth. encoding/json keeps the last value of such
-// a name and other readers may keep the first, so the details of an event
-// must not have one. doc must be valid JSON.
-func RepeatedName(doc []byte) (string, bool) {
+// MaxDetailsDepth is the deepest that the details of an event may nest
+// objects and arrays, the details object itself counting as 1. A list of
+// events wraps each one in two more levels, and JSON readers have limits
+// of their own: encoding/json stops at 10,000.
+const MaxDetailsDepth = 64
+
+// CheckDetails returns why the JSON document doc may not be the details of
+// an event, or nil. An object at any depth may not have a name twice,
+// because encoding/json keeps the last value of such a name and other
+// readers may keep the first. Objects and arrays may nest at most
+// MaxDetailsDepth levels. doc must be valid JSON.
+func CheckDetails(doc []byte) error {
 	// A frame is an open object or array. names is nil for an array, and
 	// wantName is set while an object waits for its next name.
 	type frame struct {
@@ -27,7 +35,7 @@ func RepeatedName(doc []byte) (string, bool) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return "", false
+			return nil
 		}
 		n := len(open)
 		if n > 0 && open[n-1].wantName {
@@ -39,7 +47,7 @@ func RepeatedName(doc []byte) (string, bool) {
 				continue
 			}
 			if open[n-1].names[name] {
-				return name, true
+				return fmt.Errorf("has the name %s more than once", quoteCell(name))
 			}
 			open[n-1].names[name] = true
 			open[n-1].wantName = false
@@ -56,34 +64,8 @@ func RepeatedName(doc []byte) (string, bool) {
 		default:
 			valueDone()
 		}
-	}
-}
-
-// MaxDetailsDepth is how deeply the details of an event may nest objects
-// and arrays, the details object itself counting as 1. Readers of JSON
-// limit nesting too (encoding/json stops at 10,000 levels), and a list of
-// events wraps each one in two more.
-const MaxDetailsDepth = 64
-
-// Depth returns how deeply doc, valid JSON, nests objects and arrays: 0
-// for a scalar, 1 for an object or array of scalars.
-func Depth(doc []byte) int {
-	depth, deepest := 0, 0
-	inString := false
-	for i := 0; i < len(doc); i++ {
-		c := doc[i]
-		switch {
-		case inString && c == '\\':
-			i++ // the escaped character
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
+		if len(open) > MaxDetailsDepth {
+			return fmt.Errorf("nests more than %d levels deep", MaxDetailsDepth)
 		}
 	}
-	return deepest
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestRepeatedName(t *testing.T) {
+func TestCheckDetailsRepeatedNames(t *testing.T) {
 	tests := []struct {
 		doc  string
 		want string // "" when no name repeats
@@ -26,28 +26,40 @@ func TestRepeatedName(t *testing.T) {
 		{doc: `"a"`},
 	}
 	for _, tt := range tests {
-		name, ok := RepeatedName([]byte(tt.doc))
-		if ok != (tt.want != "") || name != tt.want {
-			t.Errorf("RepeatedName(%s) = %q, %v; want %q", tt.doc, name, ok, tt.want)
+		err := CheckDetails([]byte(tt.doc))
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("CheckDetails(%s) = %v, want nil", tt.doc, err)
+			}
+			continue
+		}
+		if want := `has the name "` + tt.want + `" more than once`; err == nil || err.Error() != want {
+			t.Errorf("CheckDetails(%s) = %v, want %q", tt.doc, err, want)
 		}
 	}
 }
 
-func TestDepth(t *testing.T) {
+func TestCheckDetailsDepth(t *testing.T) {
+	nested := func(depth int) string {
+		return strings.Repeat(`{"a":`, depth-1) + `{"b":"}\"{["}` + strings.Repeat(`}`, depth-1)
+	}
 	tests := []struct {
 		doc  string
-		want int
+		deep bool
 	}{
-		{doc: `1`, want: 0},
-		{doc: `"{[{["`, want: 0},
-		{doc: `{}`, want: 1},
-		{doc: `{"a":[1,{"b":"}\"{"}],"c":{}}`, want: 3},
-		{doc: `[[[]],[]]`, want: 3},
-		{doc: strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70), want: 70},
+		{doc: nested(MaxDetailsDepth)},
+		{doc: nested(MaxDetailsDepth + 1), deep: true},
+		{doc: strings.Repeat(`[`, MaxDetailsDepth) + strings.Repeat(`]`, MaxDetailsDepth)},
+		{doc: strings.Repeat(`[`, MaxDetailsDepth+1) + strings.Repeat(`]`, MaxDetailsDepth+1), deep: true},
+		{doc: `{"a":[1,{"b":[]}],"c":{}}`},
 	}
 	for _, tt := range tests {
-		if got := Depth([]byte(tt.doc)); got != tt.want {
-			t.Errorf("Depth(%.40s) = %d, want %d", tt.doc, got, tt.want)
+		err := CheckDetails([]byte(tt.doc))
+		if !tt.deep && err != nil {
+			t.Errorf("CheckDetails(%.40s...) = %v, want nil", tt.doc, err)
+		}
+		if tt.deep && (err == nil || err.Error() != "nests more than 64 levels deep") {
+			t.Errorf("CheckDetails(%.40s...) = %v, want too deep", tt.doc, err)
 		}
 	}
 }

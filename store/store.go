@@ -254,7 +254,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	// Clicks left pending by a crash are indexed before any write.
 	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := indexPendingClicks(tx, 0); err != nil {
+		if _, _, err := indexPendingClicks(tx, 0); err != nil {
 			return err
 		}
 		meta := tx.Bucket(bucketMeta)
@@ -601,7 +601,7 @@ func (s *Store) dryRun(fn func(*bolt.Tx) error) (err error) {
 	}
 	defer tx.Rollback()
 	fillAppendedBuckets(tx)
-	if _, err := indexPendingClicks(tx, 0); err != nil {
+	if _, _, err := indexPendingClicks(tx, 0); err != nil {
 		return err
 	}
 	return fn(tx)

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"math"
+	"net/http"
 	"time"
 )
 
@@ -41,6 +42,16 @@ type URL struct {
 	// ClickCount is the number of clicks recorded for the link. It is kept
 	// apart from the record and filled in by reads.
 	ClickCount uint64
+}
+
+// ValidRedirectStatus reports whether code is a status that a link may
+// redirect with: 301, 302, 307 or 308.
+func ValidRedirectStatus(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }
 
 // MaxClickLimit is the largest URL.MaxClicks, 2^63 − 1, because the API

@@ -182,26 +182,11 @@ func (s *Store) GetURL(id uint64) (URL, error) {
 func (s *Store) GetURLByCode(code string) (URL, error) {
 	var u URL
 	err := s.viewIndexed(func(tx *bolt.Tx) error {
-		id, err := codeID(tx, code)
-		if err == nil {
-			u, err = getURL(tx, id)
-		}
-		if err == nil {
-			err = checkCodeOf(&u, code)
-		}
+		var err error
+		u, err = urlByCode(tx, code, true)
 		return err
 	})
 	return u, err
-}
-
-// checkCodeOf returns ErrCorrupt when u, found under code in the code
-// index, has another code: a damaged index entry would otherwise send the
-// code's clicks to another link.
-func checkCodeOf(u *URL, code string) error {
-	if u.ShortCode != code {
-		return fmt.Errorf("%w: the code index sends %q to url %d, whose code is %q; run linkbolt check", ErrCorrupt, code, u.ID, u.ShortCode)
-	}
-	return nil
 }
 
 // LookupCode returns the URL with the given short code, or ErrNotFound,
@@ -210,15 +195,31 @@ func checkCodeOf(u *URL, code string) error {
 func (s *Store) LookupCode(code string) (URL, error) {
 	var u URL
 	err := s.view(func(tx *bolt.Tx) error {
-		id, err := codeID(tx, code)
-		if err == nil {
-			u, err = readURLRecord(txBuckets{tx}, id)
-		}
-		if err == nil {
-			err = checkCodeOf(&u, code)
-		}
+		var err error
+		u, err = urlByCode(tx, code, false)
 		return err
 	})
+	return u, err
+}
+
+// urlByCode returns the URL that the code index gives for code, with its
+// ClickCount if withCount is set. A record with another code comes from a
+// damaged index entry and gives ErrCorrupt, because the code's redirects
+// and clicks would otherwise go to another link.
+func urlByCode(tx *bolt.Tx, code string, withCount bool) (URL, error) {
+	id, err := codeID(tx, code)
+	if err != nil {
+		return URL{}, err
+	}
+	var u URL
+	if withCount {
+		u, err = getURL(tx, id)
+	} else {
+		u, err = readURLRecord(txBuckets{tx}, id)
+	}
+	if err == nil && u.ShortCode != code {
+		err = fmt.Errorf("%w: the code index sends %q to url %d, whose code is %q; run linkbolt check", ErrCorrupt, code, u.ID, u.ShortCode)
+	}
 	return u, err
 }
 
