@@ -126,9 +126,9 @@ def owners(path):
     def header(pid, element_size=16):
         """Return the flags, count and overflow of page pid, checked.
 
-        Branch and leaf elements take 16 bytes; the freelist's are 8-byte
-        page ids, and a count of 0xFFFF means that the first of them is
-        the real count.
+        Branch and leaf elements take 16 bytes. The freelist's elements are
+        8-byte page ids, and there a count of 0xFFFF means that the first
+        element is the real count.
         """
         if pid < 2 or pid >= high:
             damaged(f"a page id {pid} lies outside pages 2 to {high - 1}")

@@ -34,7 +34,7 @@ type benchStats struct {
 	codes      map[int]uint64
 	kinds      [numKinds]kindReport
 
-	// samples holds the first message of each kind of error, up to
+	// samples contains the first message of each kind of error, up to
 	// maxErrorSamples, and sampleIndex maps the kind to its place.
 	samples     []errorSample
 	sampleIndex map[string]int
@@ -106,7 +106,7 @@ func hasShortCode(body []byte) bool {
 
 // errorKind returns the part of an error message that identifies its kind
 // for a request that got no response. Go's wrapped network errors end with
-// the innermost cause, after the last ": ", and the text before it holds
+// the innermost cause, after the last ": ", and the text before it contains
 // the URL and the local port, which differ from one request to the next.
 func errorKind(msg string) string {
 	if i := strings.LastIndex(msg, ": "); i >= 0 {

@@ -223,7 +223,7 @@ func (rec *recorder) drain(batch []store.Click) []store.Click {
 }
 
 // waitingForSpace reports whether the recorder holds its batch and the
-// store still refuses writes for lack of space.
+// store still rejects writes for lack of space.
 func (rec *recorder) waitingForSpace() bool {
 	return rec.holding && errors.Is(rec.store.Err(), store.ErrNoSpace)
 }

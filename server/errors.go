@@ -65,7 +65,7 @@ func errorResponse(err error) (int, errorBody) {
 	case errors.As(err, &apiErr):
 		return apiErr.status, errorBody{Error: apiErr.message, Field: apiErr.field}
 	case errors.Is(err, store.ErrCorrupt):
-		// Before the import errors, which may wrap damage that a row met.
+		// Damage comes first, because an import error may wrap it.
 		return http.StatusServiceUnavailable, errorBody{Error: "the database file is damaged; the operator must restore it from a backup"}
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}

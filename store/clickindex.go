@@ -67,7 +67,8 @@ func appendPendingClick(buf []byte, c *Click) []byte {
 	return append(buf, flags)
 }
 
-// pendingSet is what the pending bucket and the mark of a cut pass hold.
+// pendingSet is the content of the pending bucket, read with the mark of
+// a cut pass.
 type pendingSet struct {
 	clicks  []pendingClick // not indexed yet, in event id order
 	last    uint64         // the highest event id in the bucket, indexed or not
